@@ -1,0 +1,1 @@
+"""Encoders behind one interface per role, registered through entry points."""

@@ -1,0 +1,239 @@
+"""Immutable Faiss index versions per tenant and modality, and the live pointer that serves one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .atomic import append_jsonl, atomic_write_json, publish_dir, read_jsonl
+
+INDEX_FILE = "index.faiss"
+ROWS_FILE = "rows.jsonl"
+MANIFEST_FILE = "manifest.json"
+EVALUATION_FILE = "evaluation.json"
+LIVE_FILE = "LIVE.json"
+CANDIDATE_FILE = "CANDIDATE.json"
+AUDIT_FILE = "audit.jsonl"
+# An approximate index is kept only when it finds this share of the exact top-10.
+APPROX_MIN_RECALL = 0.99
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def version_id(encoder_key: str, rows: list[dict], vectors: np.ndarray) -> str:
+    digest = hashlib.sha256(encoder_key.encode())
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+    digest.update(np.ascontiguousarray(vectors).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _exact_index(vectors: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def _approximate_index(vectors: np.ndarray) -> tuple[faiss.Index, float]:
+    """HNSW index and its recall@10 against exact search on a sample of the rows as queries."""
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = 128
+    index.add(vectors)
+    sample = vectors[np.random.default_rng(0).choice(len(vectors), size=min(500, len(vectors)), replace=False)]
+    k = min(10, len(vectors))
+    _, exact = _exact_index(vectors).search(sample, k)
+    _, approx = index.search(sample, k)
+    recall = float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
+    return index, recall
+
+
+def build_index_version(
+    versions_root: Path,
+    rows: list[dict],
+    vectors: np.ndarray,
+    encoder_spec: dict,
+    encoder_key: str,
+    *,
+    tenant: str,
+    modality: str,
+    dataset_fingerprint: str,
+    index_type: str = "flat",
+) -> dict:
+    """Build (or find, when identical) an immutable index version; rows are grouped by language
+    so a language filter is an id range."""
+    if len(rows) != len(vectors):
+        raise ValueError(f"{len(rows)} rows but {len(vectors)} vectors")
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("language", ""), i))
+    rows = [rows[i] for i in order]
+    vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+    vid = version_id(encoder_key, rows, vectors)
+    folder = Path(versions_root) / vid
+    if (folder / MANIFEST_FILE).exists():
+        return {"version": vid, "path": str(folder), "reused": True, **json.loads((folder / MANIFEST_FILE).read_text("utf-8"))}
+    started = time.perf_counter()
+    chosen, approx_recall = "flat", None
+    index = _exact_index(vectors)
+    if index_type == "hnsw" and len(rows) > 10:
+        approx, approx_recall = _approximate_index(vectors)
+        if approx_recall >= APPROX_MIN_RECALL:
+            index, chosen = approx, "hnsw"
+    ranges: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        lo_hi = ranges.setdefault(row.get("language", ""), [i, i + 1])
+        lo_hi[1] = i + 1
+    manifest = {
+        "version": vid,
+        "tenant": tenant,
+        "modality": modality,
+        "encoder": encoder_spec,
+        "encoder_key": encoder_key,
+        "dims": int(vectors.shape[1]),
+        "rows": len(rows),
+        "index_type": chosen,
+        "requested_index_type": index_type,
+        "approx_recall_at_10": approx_recall,
+        "language_ranges": ranges,
+        "dataset_fingerprint": dataset_fingerprint,
+        "built_at": now_iso(),
+        "build_seconds": round(time.perf_counter() - started, 4),
+    }
+    with publish_dir(folder) as staging:
+        faiss.write_index(index, str(staging / INDEX_FILE))
+        (staging / ROWS_FILE).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    return {"path": str(folder), "reused": False, **manifest}
+
+
+@dataclass
+class Hit:
+    row: dict
+    score: float
+
+
+class IndexHandle:
+    """A loaded, read-only index version."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.manifest = json.loads((self.folder / MANIFEST_FILE).read_text("utf-8"))
+        self.rows = read_jsonl(self.folder / ROWS_FILE)
+        self.index = faiss.read_index(str(self.folder / INDEX_FILE))
+        if self.index.ntotal != len(self.rows):
+            raise RuntimeError(f"index {self.folder} holds {self.index.ntotal} vectors for {len(self.rows)} rows")
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    def search(self, vectors: np.ndarray, k: int = 5, language: str | None = None) -> list[list[Hit]]:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        params = None
+        if language is not None:
+            lo, hi = self.manifest["language_ranges"].get(language, (0, 0))
+            if hi <= lo:
+                return [[] for _ in range(len(vectors))]
+            selector = faiss.IDSelectorRange(lo, hi)
+            params = faiss.SearchParametersHNSW(sel=selector) if self.manifest["index_type"] == "hnsw" else faiss.SearchParameters(sel=selector)
+        k = max(1, min(k, self.index.ntotal))
+        scores, ids = self.index.search(vectors, k, params=params)
+        return [[Hit(self.rows[i], float(s)) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, ids)]
+
+
+class IndexStore:
+    """Versions, the live pointer, the last evaluated candidate and the audit log of one
+    tenant x modality."""
+
+    def __init__(self, root: Path, tenant: str, modality: str):
+        self.root = Path(root)
+        self.tenant = tenant
+        self.modality = modality
+        self.versions_root = self.root / "versions"
+
+    def version_dir(self, version: str) -> Path:
+        return self.versions_root / version
+
+    def live(self) -> dict | None:
+        path = self.root / LIVE_FILE
+        return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+    def live_version(self) -> str | None:
+        live = self.live()
+        return live["version"] if live else None
+
+    def candidate(self) -> dict | None:
+        path = self.root / CANDIDATE_FILE
+        return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+    def record_candidate(self, record: dict) -> None:
+        atomic_write_json(self.root / CANDIDATE_FILE, record)
+
+    def evaluation(self, version: str) -> dict | None:
+        path = self.version_dir(version) / EVALUATION_FILE
+        return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+    def history(self) -> list[dict]:
+        return read_jsonl(self.root / AUDIT_FILE)
+
+    def _swap(self, action: str, to: str, previous: list[str], run_id: str, metrics: dict | None, reason: str | None = None) -> dict:
+        if not (self.version_dir(to) / MANIFEST_FILE).exists():
+            raise FileNotFoundError(f"index version {to} of {self.tenant}/{self.modality} does not exist")
+        before = self.live_version()
+        pointer = {"version": to, "previous": previous, "since": now_iso(), "run_id": run_id}
+        atomic_write_json(self.root / LIVE_FILE, pointer)
+        entry = {"time": pointer["since"], "tenant": self.tenant, "modality": self.modality, "action": action,
+                 "run_id": run_id, "from": before, "to": to, "metrics": metrics or {}}
+        if reason:
+            entry["reason"] = reason
+        append_jsonl(self.root / AUDIT_FILE, entry)
+        return entry
+
+    def promote(self, version: str, run_id: str, metrics: dict | None = None, keep: int = 5) -> dict | None:
+        """Make `version` live; a no-op (None) when it already is."""
+        live = self.live()
+        if live and live["version"] == version:
+            return None
+        previous = ([live["version"]] + live.get("previous", [])) if live else []
+        entry = self._swap("promote", version, previous[: max(0, keep - 1)], run_id, metrics)
+        self.prune(keep)
+        return entry
+
+    def rollback(self, run_id: str, reason: str = "manual rollback") -> dict:
+        live = self.live()
+        if not live or not live.get("previous"):
+            raise RuntimeError(f"{self.tenant}/{self.modality}: no previous version to roll back to")
+        target, rest = live["previous"][0], live["previous"][1:]
+        return self._swap("rollback", target, rest, run_id, self.evaluation(target), reason)
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete old versions beyond `keep`, never the live one, its rollback chain or the candidate."""
+        if not self.versions_root.exists():
+            return []
+        live = self.live() or {}
+        protected = {live.get("version"), *live.get("previous", []), (self.candidate() or {}).get("version")}
+        folders = sorted((p for p in self.versions_root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        removed = []
+        for folder in folders[keep:]:
+            if folder.name not in protected:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
+
+
+def directory_size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+
+
+def all_paths(folder: Path) -> list[Path]:
+    return [Path(dp) / n for dp, dns, fns in os.walk(folder) for n in dns + fns]

@@ -1,0 +1,1 @@
+"""Built-in modalities; each registers through the `mm_platform.modalities` entry-point group."""
