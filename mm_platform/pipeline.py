@@ -141,30 +141,36 @@ def build_faq_index(layout: Layout, tenant: str, dataset: dict, embeddings: dict
     )
 
 
+def sample_questions(layout: Layout, tenant: str, n: int = 50) -> list[str]:
+    """Up to n valid questions from a tenant's input (empty if its input is unusable)."""
+    try:
+        return [r["question"] for r in parse_faq(layout.tenant_data(tenant), tenant).rows[:n]]
+    except InputFileError:
+        return []
+
+
 def isolation_canary(layout: Layout, tenant: str, index_ref: dict, encoder: TextEncoder, other_tenants: list[str],
                      per_tenant: int = 50) -> dict:
-    """Query tenant A's index with other tenants' questions: any row not of A is a leak; and
-    every file of A's index version must lie inside A's storage folder."""
+    """Query tenant A's index with other tenants' questions: a hit on a row that is not A's is a
+    leak, as is any foreign row in the index; every file of the version must lie inside A's
+    storage folder."""
     handle = IndexHandle(Path(index_ref["path"]))
-    leaks, probes = [], 0
+    probes, leaked = 0, []
     for other in other_tenants:
-        store = index_store(layout, other)
-        live = store.live_version() or (store.candidate() or {}).get("version")
-        if not live or not (store.version_dir(live) / "rows.jsonl").exists():
-            continue
-        questions = [r["question"] for r in IndexHandle(store.version_dir(live)).rows[:per_tenant]]
+        questions = sample_questions(layout, other, per_tenant)
         probes += len(questions)
-        for hits in handle.search(encoder.encode(questions), k=5) if questions else []:
-            leaks.extend(h.row["id"] for h in hits if h.row.get("tenant") != tenant)
-    foreign_rows = [r["id"] for r in handle.rows if r.get("tenant") != tenant]
-    outside = []
+        if questions:
+            for hits in handle.search(encoder.encode(questions), k=5):
+                leaked.extend(h.row["id"] for h in hits if h.row.get("tenant") != tenant)
+    leaked.extend(r["id"] for r in handle.rows if r.get("tenant") != tenant)
     root = layout.tenant_storage(tenant)
+    outside = []
     for path in Path(index_ref["path"]).rglob("*"):
         try:
             confine(path, root)
         except ValueError:
             outside.append(str(path))
-    return {"probes": probes, "leaks": len(leaks) + len(foreign_rows), "leaked_ids": (leaks + foreign_rows)[:10],
+    return {"probes": probes, "leaks": len(leaked), "leaked_ids": sorted(set(leaked))[:10],
             "paths_outside_tenant": outside}
 
 

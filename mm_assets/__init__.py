@@ -1,0 +1,1 @@
+"""Dagster assets and asset checks of the knowledge platform (thin wiring around `mm_platform`)."""

@@ -1,0 +1,264 @@
+"""`mm`: demo data, runs on the embedded Dagster instance, queries, reports, checks, index history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import settings
+from .tenancy import Layout, TenantError, validate_tenant_id
+
+
+def _dagster_home() -> Path:
+    """The embedded instance: `DAGSTER_HOME` or `.dagster/` (SQLite), created on first use."""
+    home = Path(os.environ.get("DAGSTER_HOME") or Path(".dagster").absolute())
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", "utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _tenants(layout: Layout, requested: list[str] | None) -> list[str]:
+    if requested:
+        return [validate_tenant_id(t) for t in requested]
+    valid, rejected = layout.discover_tenants()
+    for name in rejected:
+        print(f"warning: ignoring folder {name!r} under {layout.data_dir}: not a valid tenant id", file=sys.stderr)
+    if not valid:
+        raise SystemExit(f"no tenant folders under {layout.data_dir} (run `mm demo-data` or set MM_DATA_DIR)")
+    return valid
+
+
+def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> list:
+    """Run a job of the code location in-process, once per tenant partition, on the embedded instance."""
+    if getattr(args, "encoder", None):
+        os.environ["MM_TEXT_ENCODER"] = args.encoder
+    if getattr(args, "model_path", None):
+        os.environ["MM_TEXT_MODEL_PATH"] = args.model_path
+    _dagster_home()
+    import dagster as dg
+
+    from mm_assets.definitions import defs
+    from mm_assets.partitions import tenant_partitions
+
+    instance = dg.DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(tenant_partitions.name))
+    new = [t for t in tenants if t not in known]
+    if new:
+        instance.add_dynamic_partitions(tenant_partitions.name, new)
+    job = defs.resolve_job_def(job_name)
+    results = []
+    for tenant in tenants:
+        print(f"== {job_name}: {tenant}", flush=True)
+        result = job.execute_in_process(
+            partition_key=tenant, instance=instance, raise_on_error=False,
+            tags={"mm/tenant": tenant, "mm/trigger": "cli"},
+            # The run's events are all in the instance (and the UI); the console gets a summary.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "CRITICAL"}}}})
+        results.append((tenant, result))
+        failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        for evaluation in failed_checks:
+            print(f"   check failed: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}: "
+                  f"{_check_detail(evaluation)}", flush=True)
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    error = event.step_failure_data.error
+                    print(f"   step failed: {event.step_key}: {error.message.strip().splitlines()[0] if error else ''}")
+    return results
+
+
+def _check_detail(evaluation) -> str:
+    metadata = evaluation.metadata or {}
+    for key in ("failures", "problems", "missing", "leaked_ids"):
+        if key in metadata:
+            return f"{key}: {metadata[key].value}"
+    return ", ".join(f"{k}={v.value}" for k, v in metadata.items())
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from .demo.faq import write_faq_demo
+
+    out = Path(args.out) if args.out else settings.data_dir()
+    counts = write_faq_demo(out, profile=args.profile, seed=args.seed)
+    for tenant, c in counts.items():
+        print(f"{tenant}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+    print(f"demo data ({args.profile}) written to {out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    layout = Layout.from_env()
+    tenants = _tenants(layout, args.tenant)
+    results = _execute("index_tenant", tenants, args)
+    return _print_reports(layout, tenants, failed=[t for t, r in results if not r.success])
+
+
+def _print_reports(layout: Layout, tenants: list[str], failed: list[str]) -> int:
+    from .reporting import format_table, report_rows
+
+    rows, notes = [], []
+    for tenant in tenants:
+        report = report_rows(layout, tenant)
+        rows += report["rows"]
+        notes += report["notes"]
+    print()
+    print(format_table(rows) if rows else "no evaluation rows")
+    for note in notes:
+        print("note: " + note)
+    if failed:
+        print(f"runs that did not complete: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    layout = Layout.from_env()
+    tenants = _tenants(layout, args.tenant)
+    results = _execute("ci_checks", tenants, args)
+    print()
+    failures = 0
+    for tenant, result in results:
+        for evaluation in sorted(result.get_asset_check_evaluations(), key=lambda e: e.check_name):
+            status = "PASS" if evaluation.passed else "FAIL"
+            failures += not evaluation.passed
+            print(f"{status}  {tenant:<12} {evaluation.asset_key.to_user_string():<24} {evaluation.check_name:<32}"
+                  + ("" if evaluation.passed else f"  {_check_detail(evaluation)}"))
+        if not result.success and not any(not e.passed for e in result.get_asset_check_evaluations()):
+            failures += 1
+            print(f"FAIL  {tenant:<12} run failed before its checks could run (see the step errors above)")
+    print(f"\n{failures} blocking failure(s)" if failures else "\nall checks passed")
+    return 1 if failures else 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from .encoders.text import load_from_spec
+    from .reporting import live_handle, report_rows
+
+    settings.configure_offline()
+    layout = Layout.from_env()
+    tenant = validate_tenant_id(args.tenant)
+    handle = live_handle(layout, tenant)
+    if handle is None:
+        print("\n".join(report_rows(layout, tenant)["notes"]), file=sys.stderr)
+        return 2
+    encoder = load_from_spec(handle.manifest["encoder"])
+    hits = handle.search(encoder.encode([args.text]), k=args.k, language=args.language)[0]
+    records = [{"score": round(h.score, 4), "id": h.row["id"], "question": h.row["question"], "answer": h.row["answer"],
+                "language": h.row["language"], "annotation": h.row["annotation"]} for h in hits]
+    if args.json:
+        print(json.dumps({"tenant": tenant, "index_version": handle.version, "encoder": encoder.name,
+                          "results": records}, ensure_ascii=False, indent=1))
+    else:
+        print(f"{tenant} live index {handle.version} ({encoder.name})")
+        for i, r in enumerate(records, 1):
+            print(f"{i}. [{r['score']:.3f}] ({r['language']}, {r['annotation']}) {r['question']}\n   -> {r['answer']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .reporting import format_table, report_rows
+
+    layout = Layout.from_env()
+    tenants = _tenants(layout, args.tenant)
+    reports = [report_rows(layout, t) for t in tenants]
+    if args.json:
+        print(json.dumps([r for rep in reports for r in rep["rows"]] if not args.full else reports,
+                         ensure_ascii=False, indent=1))
+    else:
+        print(format_table([r for rep in reports for r in rep["rows"]]))
+        for rep in reports:
+            for note in rep["notes"]:
+                print("note: " + note)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .pipeline import index_store
+
+    layout = Layout.from_env()
+    store = index_store(layout, validate_tenant_id(args.tenant), args.modality)
+    if args.index_command == "history":
+        history = store.history()
+        if args.json:
+            print(json.dumps(history, ensure_ascii=False, indent=1))
+        for entry in [] if args.json else history:
+            metrics = entry.get("metrics") or {}
+            print(f"{entry['time']}  {entry['action']:<8} {entry['from'] or '-':<16} -> {entry['to']:<16} "
+                  f"run {entry['run_id'][:8]}  f1={metrics.get('f1_macro', '-')} r@1={metrics.get('recall_at_1', '-')}"
+                  + (f"  ({entry['reason']})" if entry.get("reason") else ""))
+        if not history and not args.json:
+            print(f"{args.tenant}/{args.modality}: no swaps yet")
+        return 0
+    try:
+        entry = store.rollback(run_id=f"cli-{os.getpid()}", reason=args.reason)
+    except (RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.tenant}/{args.modality}: rolled back {entry['from']} -> {entry['to']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="write the deterministic demo tenants")
+    p.add_argument("--profile", choices=("small", "seed"), default="small")
+    p.add_argument("--out", help="output folder (default: MM_DATA_DIR)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_data)
+
+    for name, func, text in (("run", cmd_run, "materialize every asset for tenants and print the evaluation table"),
+                             ("check", cmd_check, "run every asset check up to the gates (never swaps); exit 1 on failure")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--tenant", action="append", help="tenant id (repeatable; default: every tenant folder)")
+        p.add_argument("--encoder", help="text encoder (use-multilingual-v3, sentence-transformers, all-minilm-l6-v2)")
+        p.add_argument("--model-path", help="local model folder for path-based encoders")
+        p.add_argument("-v", "--verbose", action="store_true", help="stream the run's log to the console")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("query", help="answer a question from a tenant's live index")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--text", required=True)
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--language", choices=("zh", "en", "ja"), help="search only FAQ entries in this language")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("report", help="evaluation rows of the live version and latest candidate")
+    p.add_argument("--tenant", action="append")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--full", action="store_true", help="with --json: per-tenant objects with notes")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("index", help="live pointer history and rollback")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    for name in ("history", "rollback"):
+        q = isub.add_parser(name)
+        q.add_argument("--tenant", required=True)
+        q.add_argument("--modality", default="faq")
+        if name == "history":
+            q.add_argument("--json", action="store_true")
+        else:
+            q.add_argument("--reason", default="manual rollback")
+    p.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings.configure_offline()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TenantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Evaluation rows of a tenant's live version and latest candidate, and their text table."""
+
+from __future__ import annotations
+
+from .index import IndexHandle
+from .pipeline import FAQ, index_store
+from .tenancy import Layout
+
+REPORT_KEYS = ("tenant", "modality", "language", "model", "index_version", "status", "gate_passed", "n_queries",
+               "recall_at_1", "recall_at_5", "mrr", "f1_macro", "latency_p50_ms", "latency_p95_ms", "throughput_qps",
+               "error_rate")
+
+
+def report_rows(layout: Layout, tenant: str, modality: str = FAQ) -> dict:
+    """{"live": version|None, "candidate": version|None, "rows": [...], "notes": [...]} for one tenant."""
+    store = index_store(layout, tenant, modality)
+    live = store.live_version()
+    candidate = (store.candidate() or {}).get("version")
+    rows, notes = [], []
+    for status, version in (("live", live), ("candidate", candidate)):
+        if not version or (status == "candidate" and version == live):
+            continue
+        report = store.evaluation(version)
+        if report is None:
+            notes.append(f"{status} version {version} has no evaluation report")
+            continue
+        for row in report["rows"]:
+            rows.append({**{k: row.get(k) for k in REPORT_KEYS}, "status": status, "gate_passed": report["gate_passed"],
+                         "gate_failures": report["gate_failures"], "wer": row.get("wer"), "cer": row.get("cer")})
+    if live is None:
+        cand = store.candidate()
+        if cand and not cand["gate_passed"]:
+            notes.append(f"{tenant}/{modality}: nothing is live: the first candidate {cand['version']} failed its gates: "
+                         + "; ".join(cand["gate_failures"]))
+        else:
+            notes.append(f"{tenant}/{modality}: nothing is live yet (no candidate has been evaluated)")
+    elif candidate and candidate != live and not store.candidate()["gate_passed"]:
+        notes.append(f"{tenant}/{modality}: candidate {candidate} kept out of service: " + "; ".join(store.candidate()["gate_failures"]))
+    return {"tenant": tenant, "modality": modality, "live": live, "candidate": candidate, "rows": rows, "notes": notes}
+
+
+def format_table(rows: list[dict]) -> str:
+    columns = [("tenant", 10), ("modality", 8), ("language", 8), ("status", 9), ("gate", 5), ("n", 5),
+               ("R@1", 6), ("R@5", 6), ("MRR", 6), ("F1", 6), ("p50ms", 7), ("p95ms", 7), ("q/s", 8), ("err", 6),
+               ("model", 34)]
+    lines = ["  ".join(name.ljust(width) for name, width in columns)]
+    for r in rows:
+        values = [r["tenant"], r["modality"], r["language"], r["status"], "pass" if r["gate_passed"] else "FAIL",
+                  r["n_queries"], f"{r['recall_at_1']:.3f}", f"{r['recall_at_5']:.3f}", f"{r['mrr']:.3f}",
+                  f"{r['f1_macro']:.3f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
+                  f"{r['throughput_qps']:.0f}", f"{r['error_rate']:.3f}", r["model"]]
+        lines.append("  ".join(str(v).ljust(width) for v, (_, width) in zip(values, columns)))
+    return "\n".join(lines)
+
+
+def live_handle(layout: Layout, tenant: str, modality: str = FAQ) -> IndexHandle | None:
+    version = index_store(layout, tenant, modality).live_version()
+    return IndexHandle(index_store(layout, tenant, modality).version_dir(version)) if version else None
