@@ -1,7 +1,5 @@
 """The code location: everything Dagster loads, declared in one place."""
 
-import warnings
-
 import dagster as dg
 
 from jobs import ci_checks_job, index_tenant_job, nightly_reindex_schedule
@@ -13,8 +11,6 @@ from .faq import FAQ_ASSETS
 from .faq_checks import FAQ_CHECKS
 
 settings.configure_offline()
-# Partitioned asset checks are a preview feature of Dagster 1.13; we rely on them knowingly.
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 defs = dg.Definitions(
     assets=FAQ_ASSETS,

@@ -103,8 +103,11 @@ def load_text_encoder(name: str, model_path: str | None = None, **args: object) 
     """Load (once per process) the text encoder registered under `name`."""
     backend, defaults = ALIASES.get(name, (name, {}))
     merged = {**defaults, **{k: v for k, v in args.items() if v is not None}}
+    if backend == "sentence-transformers" and not model_path:
+        model_path = bundled_minilm_path()
     if model_path:
-        merged["model_path"] = str(model_path)
+        # one canonical key per model folder, so every caller shares one loaded copy
+        merged["model_path"] = str(Path(model_path).resolve())
     return _cached(backend, tuple(sorted(merged.items())))
 
 
