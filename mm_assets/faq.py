@@ -6,6 +6,7 @@ import dagster as dg
 
 from mm_platform import pipeline
 from mm_platform.encoders.text import load_from_spec
+from mm_platform.validation import InputFileError
 from resources import QualityResource, PlatformResource, TextEncoderResource
 
 from .partitions import tenant_partitions
@@ -32,7 +33,11 @@ def validated_dataset(context: dg.AssetExecutionContext, platform: PlatformResou
     """The tenant's FAQ and evaluation queries, validated into a Hugging Face dataset saved to
     disk (annotation class-encoded). Rejected rows are in `storage/<tenant>/quarantine/faq.jsonl`,
     each with file, row, field and reason."""
-    ref = pipeline.validate_faq(platform.layout(), context.partition_key)
+    try:
+        ref = pipeline.validate_faq(platform.layout(), context.partition_key)
+    except InputFileError as exc:
+        # A whole unusable file: fail this tenant only, with the file and reason up front.
+        raise dg.Failure(description=str(exc), metadata={"file": exc.file, "reason": exc.reason}) from exc
     for record in ref["quarantine_sample"]:
         context.log.warning(f"quarantined {record['file']} row {record['row']} field {record['field']}: {record['reason']}")
     context.add_output_metadata({

@@ -1,0 +1,56 @@
+"""The code location loads and validates; schedule and sensor produce the right requests."""
+
+import subprocess
+from datetime import datetime, timezone
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from mm_assets.definitions import defs
+from mm_assets.partitions import tenant_partitions
+from sensors import tenant_discovery_sensor
+from jobs import nightly_reindex_schedule
+
+from ..conftest import ROOT
+
+
+def test_definitions_load_with_all_assets_checks_and_automation():
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert keys == {"faq/validated_dataset", "faq/embeddings", "faq/index_candidate", "faq/evaluation", "faq/live_index"}
+    assert len(repo.asset_graph.asset_check_keys) == 6
+    assert {j.name for j in repo.get_all_jobs()} >= {"index_tenant", "ci_checks"}
+    assert defs.resolve_schedule_def("nightly_reindex_schedule").cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("tenant_discovery_sensor")
+
+
+def test_dagster_definitions_validate_cli():
+    result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m",
+                             "mm_assets.definitions"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stderr + result.stdout
+
+
+def test_discovery_sensor_adds_new_tenants_once(layout, monkeypatch):
+    monkeypatch.setenv("MM_DATA_DIR", str(layout.data_dir))
+    for name in ("ecommerce", "medical", "Not-A-Tenant"):
+        (layout.data_dir / name).mkdir(parents=True)
+    with dg.instance_for_test() as instance:
+        result = tenant_discovery_sensor(dg.build_sensor_context(instance=instance))
+        assert [r.partition_key for r in result.run_requests] == ["ecommerce", "medical"]
+        assert result.dynamic_partitions_requests[0].partition_keys == ["ecommerce", "medical"]
+        instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
+        assert isinstance(tenant_discovery_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+        (layout.data_dir / "education").mkdir()
+        again = tenant_discovery_sensor(dg.build_sensor_context(instance=instance))
+        assert [r.partition_key for r in again.run_requests] == ["education"]
+
+
+def test_nightly_schedule_requests_every_tenant():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))
+        requests = list(nightly_reindex_schedule(context))
+    assert [r.partition_key for r in requests] == ["ecommerce", "medical"]
+    assert all(r.run_key.startswith("nightly-") and r.tags["mm/trigger"] == "nightly" for r in requests)

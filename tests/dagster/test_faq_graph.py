@@ -1,0 +1,122 @@
+"""The FAQ asset graph end to end, and every blocking check passing and failing on purpose."""
+
+import json
+
+import pytest
+
+from mm_platform.demo.faq import write_faq_demo
+from mm_platform.pipeline import index_store
+from mm_platform.reporting import report_rows
+
+from ..conftest import TINY_EVAL, TINY_FAQ, write_json
+from .conftest import checks, materialized, metadata
+
+ALL_ASSETS = {"faq/validated_dataset", "faq/embeddings", "faq/index_candidate", "faq/evaluation", "faq/live_index"}
+ALL_CHECKS = {"schema_and_quarantine_rate", "all_languages_present", "embeddings_finite_normalized",
+              "index_rows_match_dataset", "tenant_isolation_canary", "evaluation_gates"}
+
+
+def test_small_profile_all_tenants_go_live_with_multilingual_encoder(layout, runner):
+    write_faq_demo(layout.data_dir, profile="small")
+    for tenant in ("ecommerce", "medical", "education"):
+        result = runner.run(tenant)
+        assert result.success, tenant
+        assert materialized(result) == ALL_ASSETS
+        assert checks(result) == {name: True for name in ALL_CHECKS}
+        report = report_rows(layout, tenant)
+        assert report["live"] and {r["language"] for r in report["rows"]} == {"zh", "en", "ja"}
+        for row in report["rows"]:
+            assert row["f1_macro"] >= 0.9 and row["recall_at_1"] >= 0.85, row
+        canary = {e.check_name: e for e in result.get_asset_check_evaluations()}["tenant_isolation_canary"]
+        assert canary.metadata["probes"].value > 0 and canary.metadata["leaks"].value == 0
+    evaluation = metadata(result, "faq/evaluation")
+    assert {"en/f1_macro", "zh/latency_p95_ms", "ja/recall_at_1", "all/mrr"} <= set(evaluation)
+
+
+def test_minilm_passes_english_but_fails_chinese_and_japanese(layout, runner, tiny_tenant):
+    result = runner.run(tiny_tenant, encoder="all-minilm-l6-v2")
+    assert not result.success
+    assert checks(result)["evaluation_gates"] is False
+    assert "faq/live_index" not in materialized(result)
+    report = report_rows(layout, tiny_tenant)
+    assert report["live"] is None and "failed its gates" in report["notes"][0]
+    by_lang = {r["language"]: r for r in report["rows"]}
+    assert by_lang["en"]["f1_macro"] == 1.0
+    assert metadata(result, "faq/embeddings")["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_regressed_candidate_leaves_live_pointer_and_says_why(layout, runner, tiny_tenant):
+    assert runner.run(tiny_tenant).success
+    store = index_store(layout, tiny_tenant)
+    live_before = store.live()
+    result = runner.run(tiny_tenant, encoder="all-minilm-l6-v2", min_f1=0.0, min_recall_at_1=0.0)
+    assert checks(result)["evaluation_gates"] is False
+    assert store.live() == live_before
+    failures = store.candidate()["gate_failures"]
+    assert any("regressed" in f and f.startswith(("zh", "ja")) for f in failures), failures
+    assert [h["action"] for h in store.history()] == ["promote"]
+
+
+def test_one_broken_row_is_quarantined_and_the_rest_goes_live(layout, runner, tiny_tenant):
+    broken = TINY_FAQ * 1 + [{"question": "", "answer": "x", "language": "en", "annotation": "Return policy"}]
+    write_json(layout.tenant_data(tiny_tenant) / "faq.json", broken + [
+        {**r, "question": r["question"] + " (2)"} for r in TINY_FAQ])
+    result = runner.run(tiny_tenant)
+    assert result.success
+    assert metadata(result, "faq/validated_dataset")["quarantined"] == 1
+    (record,) = [json.loads(line) for line in (layout.quarantine_dir(tiny_tenant) / "faq.jsonl").read_text().splitlines()]
+    assert record == {"file": "faq.json", "row": 7, "field": "question", "reason": "empty value"}
+
+
+def test_too_many_bad_rows_block_everything_downstream(layout, runner, tiny_tenant):
+    write_json(layout.tenant_data(tiny_tenant) / "faq.json", TINY_FAQ + [{"question": "q"}] * 4)
+    result = runner.run(tiny_tenant)
+    assert checks(result) == {"schema_and_quarantine_rate": False, "all_languages_present": True}
+    assert materialized(result) == {"faq/validated_dataset"}
+    assert index_store(layout, tiny_tenant).live() is None
+
+
+def test_missing_language_blocks_the_swap(layout, runner, tiny_tenant):
+    write_json(layout.tenant_data(tiny_tenant) / "faq.json", [r for r in TINY_FAQ if r["language"] != "ja"])
+    result = runner.run(tiny_tenant)
+    evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["all_languages_present"]
+    assert not evaluation.passed and evaluation.metadata["missing"].value == "ja"
+    assert "faq/live_index" not in materialized(result)
+
+
+def test_changing_one_row_re_encodes_exactly_one(layout, runner, tiny_tenant):
+    assert runner.run(tiny_tenant).success
+    rows = [dict(r) for r in TINY_FAQ]
+    rows[1]["question"] = "How many days does delivery take?"
+    write_json(layout.tenant_data(tiny_tenant) / "faq.json", rows)
+    result = runner.run(tiny_tenant)
+    assert result.success
+    meta = metadata(result, "faq/embeddings")
+    assert (meta["computed"], meta["reused"]) == (1, 5)
+    assert [h["action"] for h in index_store(layout, tiny_tenant).history()] == ["promote", "promote"]
+
+
+def test_unparseable_file_fails_the_tenant_and_leaves_live_untouched(layout, runner, tiny_tenant):
+    assert runner.run(tiny_tenant).success
+    live = index_store(layout, tiny_tenant).live()
+    (layout.tenant_data(tiny_tenant) / "faq.json").write_text('[{"question": "broken"', "utf-8")
+    result = runner.run(tiny_tenant)
+    assert not result.success and materialized(result) == set()
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+    assert failure.user_failure_data.description.endswith("faq.json: malformed JSON: Expecting ',' delimiter at line 1 column 23")
+    assert index_store(layout, tiny_tenant).live() == live
+
+
+def test_per_tenant_gate_override_from_tenant_yaml(layout, runner, tiny_tenant):
+    (layout.tenant_data(tiny_tenant) / "tenant.yaml").write_text("gates:\n  max_latency_p95_ms: 0.001\n")
+    result = runner.run(tiny_tenant)
+    assert checks(result)["evaluation_gates"] is False
+    assert any("latency_p95_ms" in f for f in index_store(layout, tiny_tenant).candidate()["gate_failures"])
+
+
+@pytest.mark.parametrize("queries", [[], [q for q in TINY_EVAL if q["language"] != "zh"]])
+def test_languages_without_eval_queries_cannot_go_live(layout, runner, tiny_tenant, queries):
+    write_json(layout.tenant_data(tiny_tenant) / "eval_queries.json", queries)
+    result = runner.run(tiny_tenant)
+    assert checks(result)["evaluation_gates"] is False
+    assert "zh: no evaluation queries" in index_store(layout, tiny_tenant).candidate()["gate_failures"]
