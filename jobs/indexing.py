@@ -1,27 +1,24 @@
-"""The per-tenant indexing job, the CI check job (everything but the swap) and the nightly
-re-index schedule."""
-
+"""The per-tenant indexing job, the CI check job (everything but the swaps) and the nightly
+re-index schedule. Both jobs cover every registered modality."""
 
 import dagster as dg
 
-from mm_assets.faq import GROUP, LIVE_INDEX
 from mm_assets.partitions import tenant_partitions
-
-FAQ_SELECTION = dg.AssetSelection.groups(GROUP)
 
 index_tenant_job = dg.define_asset_job(
     "index_tenant",
-    selection=FAQ_SELECTION,
-    partitions_def=tenant_partitions,
-    description="Validate, embed, index and evaluate one tenant, then swap its live pointer if the gates pass.",
+    selection=dg.AssetSelection.all(),
+    description="Validate, embed, index and evaluate every modality of one tenant, then swap each live "
+                "pointer whose gates pass.",
 )
 
-ci_checks_job = dg.define_asset_job(
-    "ci_checks",
-    selection=FAQ_SELECTION - dg.AssetSelection.assets(LIVE_INDEX),
-    partitions_def=tenant_partitions,
-    description="Every asset and check up to the evaluation gates; never touches what is live.",
-)
+
+def ci_checks_job(live_pointer_keys: list[dg.AssetKey]) :
+    return dg.define_asset_job(
+        "ci_checks",
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*live_pointer_keys),
+            description="Every asset and check up to the evaluation gates; never touches what is live.",
+    )
 
 
 @dg.schedule(job=index_tenant_job, cron_schedule="0 2 * * *", execution_timezone="UTC",

@@ -1,21 +1,24 @@
-"""The code location: everything Dagster loads, declared in one place."""
+"""The code location: everything Dagster loads, declared in one place. The asset graph is built
+from the registered modality plugins."""
 
 import dagster as dg
 
 from jobs import ci_checks_job, index_tenant_job, nightly_reindex_schedule
 from mm_platform import settings
+from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
 from sensors import tenant_discovery_sensor
 
-from .faq import FAQ_ASSETS
-from .faq_checks import FAQ_CHECKS
+from .factory import build_all
 
 settings.configure_offline()
 
+MODALITY_ASSETS = build_all(registered_modalities())
+
 defs = dg.Definitions(
-    assets=FAQ_ASSETS,
-    asset_checks=FAQ_CHECKS,
-    jobs=[index_tenant_job, ci_checks_job],
+    assets=[a for m in MODALITY_ASSETS for a in m.assets],
+    asset_checks=[c for m in MODALITY_ASSETS for c in m.checks],
+    jobs=[index_tenant_job, ci_checks_job([m.live_index for m in MODALITY_ASSETS])],
     schedules=[nightly_reindex_schedule],
     sensors=[tenant_discovery_sensor],
     resources=build_resources(),

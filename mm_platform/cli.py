@@ -99,12 +99,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _print_reports(layout, tenants, failed=[t for t, r in results if not r.success])
 
 
+def _modalities() -> dict:
+    from .modalities.registry import registered_modalities
+
+    return registered_modalities()
+
+
 def _print_reports(layout: Layout, tenants: list[str], failed: list[str]) -> int:
-    from .reporting import format_table, report_rows
+    from .reporting import format_table, tenant_report
 
     rows, notes = [], []
     for tenant in tenants:
-        report = report_rows(layout, tenant)
+        report = tenant_report(layout, tenant, _modalities())
         rows += report["rows"]
         notes += report["notes"]
     print()
@@ -136,36 +142,54 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from .encoders.text import load_from_spec
-    from .reporting import live_handle, report_rows
+    from .query import run_query
+    from .reporting import report_rows
 
     settings.configure_offline()
     layout = Layout.from_env()
     tenant = validate_tenant_id(args.tenant)
-    handle = live_handle(layout, tenant)
-    if handle is None:
-        print("\n".join(report_rows(layout, tenant)["notes"]), file=sys.stderr)
+    modalities = _modalities()
+    inputs = {"faq": {"query": args.text}} if args.text else {}
+    for flag, field in (("image", "image_path"), ("audio", "audio_path"), ("video", "video_path")):
+        value = getattr(args, flag, None)
+        if value:
+            name = next((m.name for m in modalities.values() if m.query_field == field), None)
+            if name is None:
+                print(f"error: no registered modality answers --{flag}", file=sys.stderr)
+                return 2
+            inputs[name] = {field: str(Path(value).absolute())}
+    if not inputs:
+        print("error: give --text and/or --image/--audio/--video", file=sys.stderr)
         return 2
-    encoder = load_from_spec(handle.manifest["encoder"])
-    hits = handle.search(encoder.encode([args.text]), k=args.k, language=args.language)[0]
-    records = [{"score": round(h.score, 4), "id": h.row["id"], "question": h.row["question"], "answer": h.row["answer"],
-                "language": h.row["language"], "annotation": h.row["annotation"]} for h in hits]
+    try:
+        result = run_query(layout, tenant, modalities, inputs, k=args.k, language=args.language)
+    except LookupError:
+        for name in inputs:
+            print("\n".join(report_rows(layout, tenant, name)["notes"]), file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        print(json.dumps({"tenant": tenant, "index_version": handle.version, "encoder": encoder.name,
-                          "results": records}, ensure_ascii=False, indent=1))
-    else:
-        print(f"{tenant} live index {handle.version} ({encoder.name})")
-        for i, r in enumerate(records, 1):
-            print(f"{i}. [{r['score']:.3f}] ({r['language']}, {r['annotation']}) {r['question']}\n   -> {r['answer']}")
+        print(json.dumps({"tenant": tenant, "versions": result.versions, "results": result.by_modality,
+                          "fused": result.fused, "seconds": result.seconds}, ensure_ascii=False, indent=1, default=str))
+        return 0
+    for name, hits in result.by_modality.items():
+        print(f"{tenant}/{name} live index {result.versions[name]}")
+        for i, hit in enumerate(hits, 1):
+            where = f" @ {hit['timestamp']:.1f}s" if hit.get("timestamp") is not None else ""
+            print(f"{i}. [{hit['score']:.3f}] ({hit['language']}, {hit['annotation']}) {hit['title']}{where}\n   -> {hit['content']}")
+    if result.fused:
+        print("fused ranking: " + ", ".join(f"{f['annotation']} ({f['fused_score']})" for f in result.fused))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .reporting import format_table, report_rows
+    from .reporting import format_table, tenant_report
 
     layout = Layout.from_env()
     tenants = _tenants(layout, args.tenant)
-    reports = [report_rows(layout, t) for t in tenants]
+    reports = [tenant_report(layout, t, _modalities()) for t in tenants]
     if args.json:
         print(json.dumps([r for rep in reports for r in rep["rows"]] if not args.full else reports,
                          ensure_ascii=False, indent=1))
@@ -224,9 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="answer a question from a tenant's live index")
     p.add_argument("--tenant", required=True)
-    p.add_argument("--text", required=True)
+    p.add_argument("--text", help="a text question (answered from the FAQ index)")
+    p.add_argument("--image", help="a photo (answered from the image index)")
+    p.add_argument("--audio", help="a spoken question, WAV (transcribed, answered from the speech index)")
+    p.add_argument("--video", help="a short clip (answered from the video keyframe index)")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--language", choices=("zh", "en", "ja"), help="search only FAQ entries in this language")
+    p.add_argument("--language", choices=("zh", "en", "ja"), help="search only entries in this language")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_query)
 

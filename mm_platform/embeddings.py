@@ -15,7 +15,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .atomic import atomic_write_json, publish_dir
-from .encoders.base import TextEncoder
 
 LATEST = "LATEST.json"
 
@@ -45,51 +44,52 @@ def _previous_vectors(encoder_root: Path, dim: int) -> dict[str, np.ndarray]:
 
 
 def embed_incremental(
-    texts: Sequence[str],
     hashes: Sequence[str],
-    encoder: TextEncoder,
+    encode: Callable[[list[int]], np.ndarray],
+    *,
+    dim: int,
+    key: str,
+    spec: dict,
     encoder_root: Path,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 1024,
 ) -> dict:
-    """Embed `texts` (keyed by `hashes`), reusing vectors of the previous snapshot.
+    """Vectors for items keyed by content hash, reusing those of the previous snapshot.
 
-    Returns a reference to the new snapshot with reused/computed counts and timings.
+    `encode(indices)` returns vectors for the items at those indices; it is called only for
+    hashes missing from the cache (each distinct hash once). Returns a reference to the new
+    snapshot with reused/computed counts and timings.
     """
-    if len(texts) != len(hashes):
-        raise ValueError("texts and hashes differ in length")
     started = time.perf_counter()
-    cached = _previous_vectors(encoder_root, encoder.dim)
+    cached = _previous_vectors(encoder_root, dim)
     todo = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.items(), key=lambda kv: kv[1])
     fresh: dict[str, np.ndarray] = {}
     encode_seconds = 0.0
     for start in range(0, len(todo), chunk):
         batch = todo[start : start + chunk]
         t0 = time.perf_counter()
-        vectors = encoder.encode([texts[i] for _, i in batch])
+        vectors = encode([i for _, i in batch])
         encode_seconds += time.perf_counter() - t0
         fresh.update({h: v for (h, _), v in zip(batch, vectors)})
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
-    matrix = np.zeros((len(hashes), encoder.dim), dtype=np.float32)
+    matrix = np.zeros((len(hashes), dim), dtype=np.float32)
     for i, h in enumerate(hashes):
         matrix[i] = fresh[h] if h in fresh else cached[h]
-    snapshot = hashlib.sha256(("\n".join(hashes) + encoder.key).encode()).hexdigest()[:16]
+    snapshot = hashlib.sha256(("\n".join(hashes) + key).encode()).hexdigest()[:16]
     folder = encoder_root / snapshot
     with publish_dir(folder) as staging:
         np.save(staging / "vectors.npy", matrix)
         (staging / "content_hashes.json").write_text(json.dumps(list(hashes)), "utf-8")
-        (staging / "manifest.json").write_text(json.dumps({"encoder": encoder.spec(), "rows": len(hashes)}), "utf-8")
+        (staging / "manifest.json").write_text(json.dumps({"models": spec, "key": key, "rows": len(hashes)}), "utf-8")
     atomic_write_json(encoder_root / LATEST, {"snapshot": snapshot})
-    seconds = time.perf_counter() - started
     return {
         "path": str(folder),
         "snapshot": snapshot,
-        "encoder": encoder.spec(),
-        "encoder_key": encoder.key,
+        "encoder_key": key,
         "rows": len(hashes),
         "computed": len(fresh),
         "reused": len(hashes) - sum(1 for h in hashes if h in fresh),
         "encode_seconds": round(encode_seconds, 4),
-        "seconds": round(seconds, 4),
+        "seconds": round(time.perf_counter() - started, 4),
     }

@@ -15,6 +15,9 @@ class GateConfig:
     max_error_rate: float = 0.001
     #: a metric may drop this much below the live version's before the swap is refused
     max_regression: float = 0.02
+    #: speech: word / character error rate bounds for languages the ASR model supports
+    max_wer: float = 0.15
+    max_cer: float = 0.15
     #: every language of the dataset must have evaluation queries
     require_eval_queries: bool = True
 
@@ -44,7 +47,8 @@ def gate_failures(rows: list[dict], config: GateConfig, dataset_languages: list[
     by_language = {r["language"]: r for r in rows}
     if config.require_eval_queries:
         for language in dataset_languages:
-            if language not in by_language or by_language[language]["n_queries"] == 0:
+            row = by_language.get(language)
+            if row is None or (row["n_queries"] == 0 and not row.get("n_unsupported")):
                 failures.append(f"{language}: no evaluation queries")
     for language, row in sorted(by_language.items()):
         if row["n_queries"] == 0:
@@ -57,6 +61,9 @@ def gate_failures(rows: list[dict], config: GateConfig, dataset_languages: list[
             failures.append(f"{language}: latency_p95_ms {row['latency_p95_ms']:.1f} > {config.max_latency_p95_ms:.1f}")
         if row["error_rate"] > config.max_error_rate:
             failures.append(f"{language}: error_rate {row['error_rate']:.4f} > {config.max_error_rate:.4f}")
+        for metric, bound in (("wer", config.max_wer), ("cer", config.max_cer)):
+            if row.get(metric) is not None and row[metric] > bound:
+                failures.append(f"{language}: {metric} {row[metric]:.3f} > {bound:.3f}")
     for live in live_rows or []:
         cand = by_language.get(live["language"])
         if cand is None or cand["n_queries"] == 0:

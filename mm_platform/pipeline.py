@@ -1,5 +1,6 @@
-"""The steps of a tenant's text pipeline as plain functions: the Dagster assets and the CLI
-call these, so every step is testable without a Dagster instance."""
+"""The steps of a tenant x modality pipeline as plain functions. The Dagster assets and the CLI
+call these, so every step is testable without a Dagster instance, and every modality goes
+through the same steps: validate -> (derive) -> embed -> index -> evaluate -> promote."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Callable
 
 from .atomic import atomic_write_json, publish_dir, write_jsonl
 from .embeddings import embed_incremental, load_embeddings
-from .encoders.base import TextEncoder
-from .evaluation import evaluate_text_retrieval, summarize
+from .evaluation import evaluate_retrieval, summarize
 from .gates import GateConfig, gate_failures
 from .index import IndexHandle, IndexStore, build_index_version, now_iso
-from .modalities.faq import parse_eval_queries, parse_faq
+from .models import DEFAULT_MODELS, ModelSet
+from .modalities.base import Modality
+from .modalities.registry import query_fields
 from .tenancy import Layout, confine
 from .tenant_config import load_tenant_config
 from .validation import InputFileError, quarantine_rate
@@ -25,8 +27,7 @@ from .validation import InputFileError, quarantine_rate
 log = logging.getLogger(__name__)
 FAQ = "faq"
 DEFAULT_KEEP_VERSIONS = 5
-INDEX_ROW_FIELDS = ("id", "question", "answer", "language", "annotation", "entity", "tenant", "source_file",
-                    "source_row", "content_hash")
+Progress = Callable[[int, int], None]
 
 
 def _prune_children(root: Path, keep: int, protect: set[str]) -> None:
@@ -43,125 +44,167 @@ def index_store(layout: Layout, tenant: str, modality: str = FAQ) -> IndexStore:
     return IndexStore(layout.artifact(tenant, "indexes", modality), tenant, modality)
 
 
+def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None) -> ModelSet:
+    """The platform's model choices by role, overridden by the tenant's `tenant.yaml`."""
+    choices = {role: dict(spec) for role, spec in (defaults or DEFAULT_MODELS).items()}
+    choices.update(load_tenant_config(layout.tenant_data(tenant)).models)
+    return ModelSet(choices=choices)
+
+
+def absent(ref: dict) -> bool:
+    return not ref.get("present", True)
+
+
 # --- 1. validated dataset -------------------------------------------------------------------
 
-def validate_faq(layout: Layout, tenant: str) -> dict:
-    """Validate a tenant's FAQ and eval queries into an immutable Hugging Face dataset folder.
+def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
+    """Validate a tenant's input of one modality into an immutable Hugging Face dataset folder.
 
-    Bad rows go to `quarantine/faq.jsonl` with file, row, field and reason. Raises
-    InputFileError (nothing written, nothing live touched) when a whole file is unusable.
+    Bad rows go to `quarantine/<modality>.jsonl` with file, row, field and reason. Raises
+    InputFileError (nothing written, nothing live touched) when a whole file is unusable. A
+    tenant without this modality's input (or with it disabled) gets an `absent` reference.
     """
-    from datasets import ClassLabel, Dataset, Features, Value
+    from datasets import ClassLabel, Dataset
 
     tenant_dir = layout.tenant_data(tenant)
     if not tenant_dir.is_dir():
         raise InputFileError(tenant_dir, "tenant folder not found")
-    load_tenant_config(tenant_dir)  # a broken tenant.yaml fails here, before anything is written
-    faq = parse_faq(tenant_dir, tenant)
-    queries = parse_eval_queries(tenant_dir)
-    if not faq.rows:
-        raise InputFileError(tenant_dir / "faq.json", f"no valid rows ({len(faq.quarantine)} quarantined)")
-    quarantine = [q.to_dict() for q in faq.quarantine + queries.quarantine]
-    labels = sorted({r["annotation"] for r in faq.rows})
-    features = Features({
-        **{name: Value("string") for name in ("id", "question", "answer", "language", "entity", "tenant",
-                                               "source_file", "content_hash")},
-        "annotation": ClassLabel(names=labels),
-        "source_row": Value("int64"),
-    })
-    payload = json.dumps([faq.rows, queries.rows], sort_keys=True, ensure_ascii=False).encode()
+    config = load_tenant_config(tenant_dir)  # a broken tenant.yaml fails here, before anything is written
+    base = {"tenant": tenant, "modality": modality.name}
+    if not config.enabled(modality.name):
+        return {**base, "present": False, "reason": f"{modality.name} is not enabled in tenant.yaml"}
+    if not modality.present(tenant_dir):
+        return {**base, "present": False, "reason": f"no {' or '.join(modality.input_files)} in the tenant folder"}
+    parsed = modality.parse(tenant_dir, tenant)
+    queries = modality.parse_queries(tenant_dir, tenant, known_fields=query_fields())
+    if not parsed.rows:
+        raise InputFileError(modality.input_path(tenant_dir), f"no valid rows ({len(parsed.quarantine)} quarantined)")
+    quarantine = [q.to_dict() for q in parsed.quarantine + queries.quarantine]
+    labels = sorted({r["annotation"] for r in parsed.rows})
+    payload = json.dumps([parsed.rows, queries.rows], sort_keys=True, ensure_ascii=False, default=str).encode()
     fingerprint = hashlib.sha256(payload).hexdigest()[:16]
-    root = layout.artifact(tenant, "datasets", FAQ)
+    root = layout.artifact(tenant, "datasets", modality.name)
     folder = root / fingerprint
     with publish_dir(folder) as staging:
-        Dataset.from_list(faq.rows, features=features).save_to_disk(str(staging / "faq"))
+        dataset = Dataset.from_list(parsed.rows)
+        dataset.cast_column("annotation", ClassLabel(names=labels)).save_to_disk(str(staging / "rows"))
         (staging / "eval_queries.json").write_text(json.dumps(queries.rows, ensure_ascii=False), "utf-8")
-    write_jsonl(layout.quarantine_dir(tenant) / f"{FAQ}.jsonl", quarantine)
+    quarantine_path = layout.quarantine_dir(tenant) / f"{modality.name}.jsonl"
+    write_jsonl(quarantine_path, quarantine)
     _prune_children(root, DEFAULT_KEEP_VERSIONS, {fingerprint})
+    by_pair = Counter((r["language"], r["annotation"]) for r in parsed.rows)
     return {
-        "tenant": tenant,
-        "modality": FAQ,
+        **base,
+        "present": True,
         "path": str(folder),
         "fingerprint": fingerprint,
-        "rows": len(faq.rows),
-        "quarantined": len(faq.quarantine),
+        "rows": len(parsed.rows),
+        "quarantined": len(parsed.quarantine),
         "quarantined_eval_queries": len(queries.quarantine),
-        "quarantine_rate": round(quarantine_rate(len(faq.rows), len(faq.quarantine)), 4),
-        "quarantine_path": str(layout.quarantine_dir(tenant) / f"{FAQ}.jsonl"),
+        "quarantine_rate": round(quarantine_rate(len(parsed.rows), len(parsed.quarantine)), 4),
+        "quarantine_path": str(quarantine_path),
         "quarantine_sample": quarantine[:20],
-        "languages": dict(sorted(Counter(r["language"] for r in faq.rows).items())),
-        "annotations": {f"{lang}/{ann}": n for (lang, ann), n in
-                        sorted(Counter((r["language"], r["annotation"]) for r in faq.rows).items())},
+        "languages": dict(sorted(Counter(r["language"] for r in parsed.rows).items())),
+        "annotations": {f"{lang}/{ann}": n for (lang, ann), n in sorted(by_pair.items())},
         "eval_queries": dict(sorted(Counter(q["language"] for q in queries.rows).items())),
+        "media": modality.describe_media(parsed.rows) if hasattr(modality, "describe_media") else {},
     }
 
 
-def load_faq_rows(dataset_path: str | Path) -> list[dict]:
-    """Rows of a validated FAQ dataset with the class-encoded annotation decoded to text."""
+def load_rows(dataset_path: str | Path) -> list[dict]:
+    """Rows of a validated dataset with the class-encoded annotation decoded to text."""
     from datasets import load_from_disk
 
-    dataset = load_from_disk(str(Path(dataset_path) / "faq"))
+    dataset = load_from_disk(str(Path(dataset_path) / "rows"))
     names = dataset.features["annotation"].names
     return [{**row, "annotation": names[row["annotation"]]} for row in dataset]
 
 
-def load_eval_queries(dataset_path: str | Path) -> list[dict]:
+def load_queries(dataset_path: str | Path) -> list[dict]:
     return json.loads((Path(dataset_path) / "eval_queries.json").read_text("utf-8"))
 
 
-# --- 2. embeddings ----------------------------------------------------------------------------
+# --- 2. derived rows (optional stage, e.g. speech transcripts) --------------------------------
 
-def embed_faq(layout: Layout, tenant: str, dataset: dict, encoder: TextEncoder,
-              progress: Callable[[int, int], None] | None = None) -> dict:
-    rows = load_faq_rows(dataset["path"])
-    root = layout.artifact(tenant, "embeddings", FAQ, encoder.key)
-    ref = embed_incremental([r["question"] for r in rows], [r["content_hash"] for r in rows], encoder, root, progress)
+def derive(layout: Layout, tenant: str, modality: Modality, dataset: dict, models: ModelSet,
+           progress: Progress | None = None) -> dict:
+    """Rows with derived fields (transcripts), computed only for new content, plus their figures."""
+    if absent(dataset):
+        return dataset
+    rows = load_rows(dataset["path"])
+    cache_root = layout.artifact(tenant, "derived", modality.name)
+    derived_rows, summary = modality.derive(rows, models, layout.tenant_data(tenant), cache_root, progress)
+    digest = hashlib.sha256(json.dumps(derived_rows, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+    path = cache_root / f"rows-{digest}.json"
+    if not path.exists():
+        atomic_write_json(path, derived_rows)
+    return {**dataset, "derived_path": str(path), "derived": summary}
+
+
+def rows_of(ref: dict) -> list[dict]:
+    if ref.get("derived_path"):
+        return json.loads(Path(ref["derived_path"]).read_text("utf-8"))
+    return load_rows(ref["path"])
+
+
+# --- 3. embeddings ------------------------------------------------------------------------------
+
+def embed(layout: Layout, tenant: str, modality: Modality, dataset: dict, models: ModelSet,
+          progress: Progress | None = None) -> dict:
+    """Row vectors aligned with the dataset; only new (content hash, model key) pairs are computed."""
+    if absent(dataset):
+        return dataset
+    rows = rows_of(dataset)
+    key = modality.embedding_key(models)
+    root = layout.artifact(tenant, "embeddings", modality.name, key)
+    tenant_dir = layout.tenant_data(tenant)
+    ref = embed_incremental(
+        [r["content_hash"] for r in rows],
+        lambda idx: modality.encode_rows([rows[i] for i in idx], models, tenant_dir),
+        dim=modality.dim(models), key=key, spec=models.specs(modality.roles), encoder_root=root, progress=progress)
     _prune_children(root, DEFAULT_KEEP_VERSIONS, {ref["snapshot"]})
-    return {**ref, "tenant": tenant, "dataset_fingerprint": dataset["fingerprint"], "dataset_path": dataset["path"]}
+    return {**ref, "tenant": tenant, "modality": modality.name, "present": True, "models": models.specs(modality.roles),
+            "dim": modality.dim(models), "dataset_fingerprint": dataset["fingerprint"]}
 
 
-# --- 3. candidate index -----------------------------------------------------------------------
+# --- 4. candidate index -----------------------------------------------------------------------
 
-def build_faq_index(layout: Layout, tenant: str, dataset: dict, embeddings: dict, index_type: str = "flat") -> dict:
-    rows = load_faq_rows(dataset["path"])
+def build_index(layout: Layout, tenant: str, modality: Modality, dataset: dict, embeddings: dict,
+                index_type: str = "flat") -> dict:
+    if absent(dataset):
+        return dataset
+    rows = rows_of(dataset)
     hashes, vectors = load_embeddings(embeddings["path"])
     if hashes != [r["content_hash"] for r in rows]:
         raise RuntimeError("embeddings are not aligned with the dataset rows (stale snapshot)")
-    store = index_store(layout, tenant)
-    return build_index_version(
-        store.versions_root,
-        [{k: r[k] for k in INDEX_ROW_FIELDS} for r in rows],
-        vectors,
-        embeddings["encoder"],
-        embeddings["encoder_key"],
-        tenant=tenant,
-        modality=FAQ,
-        dataset_fingerprint=dataset["fingerprint"],
-        index_type=index_type,
-    )
+    store = index_store(layout, tenant, modality.name)
+    main_role = modality.row_roles[-1]
+    return {"present": True, **build_index_version(
+        store.versions_root, rows, vectors, {**embeddings["models"][main_role], "models": embeddings["models"]},
+        embeddings["encoder_key"], tenant=tenant, modality=modality.name,
+        dataset_fingerprint=dataset["fingerprint"], index_type=index_type)}
 
 
-def sample_questions(layout: Layout, tenant: str, n: int = 50) -> list[str]:
-    """Up to n valid questions from a tenant's input (empty if its input is unusable)."""
-    try:
-        return [r["question"] for r in parse_faq(layout.tenant_data(tenant), tenant).rows[:n]]
-    except InputFileError:
-        return []
-
-
-def isolation_canary(layout: Layout, tenant: str, index_ref: dict, encoder: TextEncoder, other_tenants: list[str],
-                     per_tenant: int = 50) -> dict:
-    """Query tenant A's index with other tenants' questions: a hit on a row that is not A's is a
+def isolation_canary(layout: Layout, tenant: str, modality: Modality, index_ref: dict, other_tenants: list[str],
+                     per_tenant: int = 20) -> dict:
+    """Query tenant A's index with other tenants' queries: a hit on a row that is not A's is a
     leak, as is any foreign row in the index; every file of the version must lie inside A's
     storage folder."""
     handle = IndexHandle(Path(index_ref["path"]))
+    models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
     probes, leaked = 0, []
     for other in other_tenants:
-        questions = sample_questions(layout, other, per_tenant)
-        probes += len(questions)
-        if questions:
-            for hits in handle.search(encoder.encode(questions), k=5):
-                leaked.extend(h.row["id"] for h in hits if h.row.get("tenant") != tenant)
+        other_dir = layout.tenant_data(other)
+        try:
+            queries = modality.parse_queries(other_dir, other, known_fields=query_fields()).rows
+        except InputFileError:
+            continue
+        queries = [q for q in queries if not modality.query_unsupported(q, models)][:per_tenant]
+        if not queries:
+            continue
+        probes += len(queries)
+        for hits in handle.search(modality.encode_queries(queries, models, other_dir), k=5):
+            leaked.extend(h.row["id"] for h in hits if h.row.get("tenant") != tenant)
     leaked.extend(r["id"] for r in handle.rows if r.get("tenant") != tenant)
     root = layout.tenant_storage(tenant)
     outside = []
@@ -174,25 +217,31 @@ def isolation_canary(layout: Layout, tenant: str, index_ref: dict, encoder: Text
             "paths_outside_tenant": outside}
 
 
-# --- 4. evaluation ------------------------------------------------------------------------------
+# --- 5. evaluation ------------------------------------------------------------------------------
 
-def evaluate_faq_index(layout: Layout, tenant: str, dataset: dict, index_ref: dict, encoder: TextEncoder,
-                       gates: GateConfig, run_id: str, progress: Callable[[str, int], None] | None = None) -> dict:
-    """Evaluate the candidate, decide its gates (absolute and against the live version) and
-    record the report beside the version. Nothing live changes here."""
+def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, index_ref: dict, gates: GateConfig,
+             run_id: str, progress: Callable[[str, int], None] | None = None) -> dict:
+    """Evaluate the candidate with the exact models that built it, decide its gates (absolute
+    and against the live version) and record the report beside the version. Nothing live
+    changes here."""
+    if absent(dataset):
+        return dataset
     handle = IndexHandle(Path(index_ref["path"]))
-    queries = load_eval_queries(dataset["path"])
-    rows = evaluate_text_retrieval(handle, encoder, queries, progress=progress)
+    models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
+    queries = load_queries(dataset["path"])
+    rows = evaluate_retrieval(handle, modality, models, queries, layout.tenant_data(tenant), progress=progress)
+    model_name = " + ".join(spec["name"] for spec in handle.manifest["encoder"]["models"].values())
     for row in rows:
-        row.update({"tenant": tenant, "modality": FAQ, "model": encoder.name, "index_version": handle.version})
-    store = index_store(layout, tenant)
-    config = load_tenant_config(layout.tenant_data(tenant)).gate_config(gates)
+        row.update({"tenant": tenant, "modality": modality.name, "model": model_name, "index_version": handle.version})
+    store = index_store(layout, tenant, modality.name)
+    config = load_tenant_config(layout.tenant_data(tenant)).gate_config(gates, modality.name)
     live_version = store.live_version()
     live_report = store.evaluation(live_version) if live_version and live_version != handle.version else None
     failures = gate_failures(rows, config, sorted(dataset["languages"]), live_report["rows"] if live_report else None)
     report = {
+        "present": True,
         "tenant": tenant,
-        "modality": FAQ,
+        "modality": modality.name,
         "index_version": handle.version,
         "encoder": handle.manifest["encoder"],
         "dataset_fingerprint": dataset["fingerprint"],
@@ -211,26 +260,28 @@ def evaluate_faq_index(layout: Layout, tenant: str, dataset: dict, index_ref: di
     return report
 
 
-# --- 5. live pointer ------------------------------------------------------------------------------
+# --- 6. live pointer ------------------------------------------------------------------------------
 
 class GateFailed(RuntimeError):
     """The candidate did not pass its gates; the live pointer was left alone."""
 
 
-def promote_faq_index(layout: Layout, tenant: str, report: dict, gates: GateConfig, run_id: str) -> dict:
+def promote(layout: Layout, tenant: str, modality: str, report: dict, gates: GateConfig, run_id: str) -> dict:
     """Swap the live pointer to the evaluated version, re-checking the gates against whatever
     is live right now. Raises GateFailed and changes nothing when they fail."""
-    store = index_store(layout, tenant)
+    if absent(report):
+        return {"present": False, "reason": report.get("reason"), "swapped": False, "live_version": None}
+    store = index_store(layout, tenant, modality)
     tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
-    config = tenant_cfg.gate_config(gates)
+    config = tenant_cfg.gate_config(gates, modality)
     live_version = store.live_version()
     live_report = store.evaluation(live_version) if live_version and live_version != report["index_version"] else None
     languages = sorted({r["language"] for r in report["rows"]})
     failures = list(report["gate_failures"]) or gate_failures(report["rows"], config, languages,
                                                               live_report["rows"] if live_report else None)
     if failures:
-        raise GateFailed(f"{tenant}/{FAQ} candidate {report['index_version']} not promoted: " + "; ".join(failures))
+        raise GateFailed(f"{tenant}/{modality} candidate {report['index_version']} not promoted: " + "; ".join(failures))
     entry = store.promote(report["index_version"], run_id, report["summary"],
                           keep=tenant_cfg.keep_versions or DEFAULT_KEEP_VERSIONS)
-    return {"live_version": report["index_version"], "previous_version": live_version, "swapped": entry is not None,
-            "audit": entry}
+    return {"present": True, "live_version": report["index_version"], "previous_version": live_version,
+            "swapped": entry is not None, "audit": entry}

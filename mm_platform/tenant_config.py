@@ -1,4 +1,17 @@
-"""Optional per-tenant settings (`tenant.yaml` beside the tenant's data), validated."""
+"""Optional per-tenant settings (`tenant.yaml` beside the tenant's data), validated.
+
+```yaml
+modalities: [faq, image, speech, video]   # enabled ones (default: every modality whose input exists)
+models:                                   # model per role (default: the embedded defaults)
+  text: use-multilingual-v3
+  image: {name: clip, model_path: /models/clip-vit-b32}
+  asr: faster-whisper
+gates:                                    # global overrides, then per-modality ones
+  min_f1: 0.92
+  speech: {max_wer: 0.2}
+keep_versions: 5
+```
+"""
 
 from __future__ import annotations
 
@@ -11,16 +24,26 @@ from .gates import GateConfig
 from .validation import InputFileError
 
 TENANT_FILE = "tenant.yaml"
-KNOWN_KEYS = {"gates", "keep_versions"}
+KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models"}
+ROLES = ("text", "image", "asr")
 
 
 @dataclass(frozen=True)
 class TenantConfig:
     gates: dict = field(default_factory=dict)
     keep_versions: int | None = None
+    modalities: tuple[str, ...] | None = None
+    models: dict = field(default_factory=dict)
 
-    def gate_config(self, base: GateConfig) -> GateConfig:
-        return base.with_overrides(self.gates)
+    def gate_config(self, base: GateConfig, modality: str | None = None) -> GateConfig:
+        scalars = {k: v for k, v in self.gates.items() if not isinstance(v, dict)}
+        config = base.with_overrides(scalars)
+        if modality and isinstance(self.gates.get(modality), dict):
+            config = config.with_overrides(self.gates[modality])
+        return config
+
+    def enabled(self, modality: str) -> bool:
+        return self.modalities is None or modality in self.modalities
 
 
 def load_tenant_config(tenant_dir: Path) -> TenantConfig:
@@ -40,10 +63,29 @@ def load_tenant_config(tenant_dir: Path) -> TenantConfig:
     if not isinstance(gates, dict):
         raise InputFileError(path, "'gates' must be a mapping")
     try:
-        GateConfig().with_overrides(gates)
+        GateConfig().with_overrides({k: v for k, v in gates.items() if not isinstance(v, dict)})
+        for name, sub in gates.items():
+            if isinstance(sub, dict):
+                GateConfig().with_overrides(sub)
     except (ValueError, TypeError) as exc:
         raise InputFileError(path, f"gates: {exc}") from exc
     keep = data.get("keep_versions")
     if keep is not None and (not isinstance(keep, int) or keep < 2):
         raise InputFileError(path, "'keep_versions' must be an integer >= 2 (the live version and one to roll back to)")
-    return TenantConfig(gates=gates, keep_versions=keep)
+    modalities = data.get("modalities")
+    if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
+        raise InputFileError(path, "'modalities' must be a list of modality names")
+    models = data.get("models") or {}
+    if not isinstance(models, dict):
+        raise InputFileError(path, "'models' must be a mapping of role to model")
+    normalized = {}
+    for role, choice in models.items():
+        if role not in ROLES:
+            raise InputFileError(path, f"models: unknown role {role!r} (known: {', '.join(ROLES)})")
+        if isinstance(choice, str):
+            choice = {"name": choice}
+        if not isinstance(choice, dict) or not isinstance(choice.get("name"), str):
+            raise InputFileError(path, f"models.{role}: expected a backend name or {{name, model_path}}")
+        normalized[role] = choice
+    return TenantConfig(gates=gates, keep_versions=keep,
+                        modalities=tuple(modalities) if modalities is not None else None, models=normalized)

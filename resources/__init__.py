@@ -1,6 +1,6 @@
 """Dagster resources: thin configurable handles on the domain core."""
 
-from .platform import QualityResource, PlatformResource, TextEncoderResource
 from .environment import build_resources
+from .platform import ModelsResource, PlatformResource, QualityResource
 
-__all__ = ["QualityResource", "PlatformResource", "TextEncoderResource", "build_resources"]
+__all__ = ["ModelsResource", "PlatformResource", "QualityResource", "build_resources"]

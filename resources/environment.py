@@ -7,7 +7,7 @@ import dagster as dg
 
 from mm_platform import settings
 
-from .platform import QualityResource, PlatformResource, TextEncoderResource
+from .platform import ModelsResource, PlatformResource, QualityResource
 
 
 def build_resources() -> dict:
@@ -19,7 +19,7 @@ def build_resources() -> dict:
     storage = settings.storage_dir()
     return {
         "platform": PlatformResource(data_dir=str(settings.data_dir()), storage_dir=str(storage)),
-        "text_encoder": TextEncoderResource(encoder=settings.text_encoder_name(), model_path=settings.text_model_path()),
+        "models": ModelsResource(text_encoder=settings.text_encoder_name(), text_model_path=settings.text_model_path()),
         "quality": QualityResource(),
         "io_manager": dg.FilesystemIOManager(base_dir=str(Path(storage) / ".dagster_io")),
     }

@@ -1,14 +1,13 @@
-"""ConfigurableResources for storage locations, the text encoder and the evaluation gates."""
-
+"""ConfigurableResources: storage locations, model choices by role, quality gates."""
 
 from pathlib import Path
 
 import dagster as dg
 
 from mm_platform import settings
-from mm_platform.encoders.base import TextEncoder
-from mm_platform.encoders.text import load_text_encoder
 from mm_platform.gates import GateConfig
+from mm_platform.models import ModelSet
+from mm_platform.pipeline import tenant_models
 from mm_platform.tenancy import Layout
 
 
@@ -22,26 +21,41 @@ class PlatformResource(dg.ConfigurableResource):
         return Layout(Path(self.data_dir).absolute(), Path(self.storage_dir).absolute())
 
 
-class TextEncoderResource(dg.ConfigurableResource):
-    """Which registered text encoder embeds new content (loaded once per process)."""
+class ModelsResource(dg.ConfigurableResource):
+    """The platform's model per role (a tenant's `tenant.yaml` may choose others); each backend
+    is a registered plugin, loaded once per process from a local path."""
 
-    encoder: str = settings.DEFAULT_TEXT_ENCODER
-    model_path: str = ""
-    threads: int = 0
+    text_encoder: str = settings.DEFAULT_TEXT_ENCODER
+    text_model_path: str = ""
+    image_encoder: str = "visual-descriptor"
+    image_model_path: str = ""
+    asr_backend: str = "faster-whisper"
+    asr_model_path: str = ""
 
-    def load(self) -> TextEncoder:
+    def defaults(self) -> dict:
+        def choice(name: str, path: str) -> dict:
+            return {"name": name, **({"model_path": path} if path else {})}
+
+        return {"text": choice(self.text_encoder, self.text_model_path),
+                "image": choice(self.image_encoder, self.image_model_path),
+                "asr": choice(self.asr_backend, self.asr_model_path)}
+
+    def for_tenant(self, layout: Layout, tenant: str) -> ModelSet:
         settings.configure_offline()
-        return load_text_encoder(self.encoder, model_path=self.model_path or None, threads=self.threads or None)
+        return tenant_models(layout, tenant, self.defaults())
 
 
 class QualityResource(dg.ConfigurableResource):
-    """Data-quality bounds and global gate thresholds (a tenant's `tenant.yaml` may override them) and index options."""
+    """Data-quality bounds and global gate thresholds (a tenant's `tenant.yaml` may override
+    them, per modality too) and index options."""
 
     min_f1: float = 0.9
     min_recall_at_1: float = 0.85
     max_latency_p95_ms: float = 500.0
     max_error_rate: float = 0.001
     max_regression: float = 0.02
+    max_wer: float = 0.15
+    max_cer: float = 0.15
     max_quarantine_rate: float = 0.2
     required_languages: list[str] = ["zh", "en", "ja"]
     index_type: str = "flat"
@@ -49,4 +63,4 @@ class QualityResource(dg.ConfigurableResource):
     def gate_config(self) -> GateConfig:
         return GateConfig(min_f1=self.min_f1, min_recall_at_1=self.min_recall_at_1,
                           max_latency_p95_ms=self.max_latency_p95_ms, max_error_rate=self.max_error_rate,
-                          max_regression=self.max_regression)
+                          max_regression=self.max_regression, max_wer=self.max_wer, max_cer=self.max_cer)

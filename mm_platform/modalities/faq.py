@@ -1,96 +1,64 @@
-"""FAQ (text) modality: `faq.json` / `faq.jsonl` and `eval_queries.json` of a tenant."""
+"""FAQ (text) modality: `faq.json` / `faq.jsonl` and text queries of `eval_queries.json`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..validation import (
-    InputFileError,
-    QuarantineRecord,
-    RowError,
-    content_hash,
-    language_field,
-    load_records,
-    require_object,
-    text_field,
-)
+import numpy as np
+
+from ..models import ModelSet
+from ..validation import RowError, content_hash, language_field, text_field
+from .base import Modality, ParsedInput
 
 FAQ_FILES = ("faq.json", "faq.jsonl")
-EVAL_FILES = ("eval_queries.json", "eval_queries.jsonl")
 
 
-@dataclass
-class ParsedInput:
-    """Good rows plus a quarantine record for every rejected row."""
+class FaqModality(Modality):
+    """Question/answer pairs in zh, en and ja; the question is embedded with the text encoder."""
 
-    rows: list[dict] = field(default_factory=list)
-    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    name = "faq"
+    input_files = FAQ_FILES
+    query_field = "query"
+    roles = ("text",)
+    claims_unmatched = True
+
+    def parse_row(self, obj: dict, tenant_dir: Path) -> dict:
+        question = text_field(obj, "question")
+        answer = text_field(obj, "answer")
+        language = language_field(obj)
+        annotation = text_field(obj, "annotation")
+        row_id = text_field(obj, "id", required=False)
+        if "id" in obj and obj["id"] is not None and row_id is None:
+            raise RowError("id", "empty value")
+        return {
+            "id": row_id or "faq-" + content_hash(language, question, answer, annotation)[:16],
+            "question": question,
+            "answer": answer,
+            "language": language,
+            "annotation": annotation,
+            "entity": obj["entity"] if isinstance(obj.get("entity"), str) else "",
+            "title": question,
+            "content": answer,
+            # The embedded text is the question; its hash keys the embedding cache.
+            "content_hash": content_hash(language, question),
+        }
+
+    def parse_query(self, obj: dict, tenant_dir: Path) -> dict:
+        return {"query": text_field(obj, "query")}
+
+    def encode_rows(self, rows: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
+        return models.text.encode([r["question"] for r in rows])
+
+    def encode_queries(self, queries: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
+        return models.text.encode([q["query"] for q in queries])
 
 
-def _find(tenant_dir: Path, names: tuple[str, ...]) -> Path | None:
-    present = [tenant_dir / n for n in names if (tenant_dir / n).is_file()]
-    if len(present) > 1:
-        raise InputFileError(present[1], f"both {present[0].name} and {present[1].name} exist; keep one")
-    return present[0] if present else None
+_FAQ = FaqModality()
 
 
 def parse_faq(tenant_dir: Path, tenant: str) -> ParsedInput:
-    """Validate a tenant's FAQ file. Raises InputFileError when the file is absent or unparseable."""
-    path = _find(tenant_dir, FAQ_FILES)
-    if path is None:
-        raise InputFileError(tenant_dir / FAQ_FILES[0], "file not found")
-    out = ParsedInput()
-    first_seen: dict[str, int] = {}
-    for row_no, record in load_records(path):
-        try:
-            obj = require_object(record)
-            question = text_field(obj, "question")
-            answer = text_field(obj, "answer")
-            language = language_field(obj)
-            annotation = text_field(obj, "annotation")
-            row_id = text_field(obj, "id", required=False)
-            if "id" in obj and obj["id"] is not None and row_id is None:
-                raise RowError("id", "empty value")
-            row_id = row_id or "faq-" + content_hash(language, question, answer, annotation)[:16]
-            if row_id in first_seen:
-                raise RowError("id", f"duplicate id {row_id!r} (first seen at row {first_seen[row_id]})")
-            first_seen[row_id] = row_no
-        except RowError as err:
-            out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
-            continue
-        out.rows.append(
-            {
-                "id": row_id,
-                "question": question,
-                "answer": answer,
-                "language": language,
-                "annotation": annotation,
-                "entity": (obj.get("entity") if isinstance(obj.get("entity"), str) else "") or "",
-                "tenant": tenant,
-                "source_file": path.name,
-                "source_row": row_no,
-                # The embedded text is the question; its hash keys the embedding cache.
-                "content_hash": content_hash(language, question),
-            }
-        )
-    return out
+    return _FAQ.parse(tenant_dir, tenant)
 
 
 def parse_eval_queries(tenant_dir: Path) -> ParsedInput:
-    """Validate held-out evaluation queries (optional file: absent means no rows)."""
-    path = _find(tenant_dir, EVAL_FILES)
-    out = ParsedInput()
-    if path is None:
-        return out
-    for row_no, record in load_records(path):
-        try:
-            obj = require_object(record)
-            query = text_field(obj, "query")
-            language = language_field(obj)
-            annotation = text_field(obj, "annotation")
-        except RowError as err:
-            out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
-            continue
-        out.rows.append({"query": query, "language": language, "annotation": annotation, "source_row": row_no})
-    return out
+    return _FAQ.parse_queries(tenant_dir, "")

@@ -3,10 +3,11 @@
 import dagster as dg
 import pytest
 
-from mm_assets.faq import FAQ_ASSETS
-from mm_assets.faq_checks import FAQ_CHECKS
+from mm_assets.definitions import MODALITY_ASSETS
 from mm_assets.partitions import tenant_partitions
-from resources import PlatformResource, QualityResource, TextEncoderResource
+from resources import ModelsResource, PlatformResource, QualityResource
+
+ALL_DEFINITIONS = [a for m in MODALITY_ASSETS for a in m.assets] + [c for m in MODALITY_ASSETS for c in m.checks]
 
 
 class TenantRunner:
@@ -19,7 +20,7 @@ class TenantRunner:
     def resources(self, encoder: str, **quality) -> dict:
         return {
             "platform": PlatformResource(data_dir=str(self.layout.data_dir), storage_dir=str(self.layout.storage_dir)),
-            "text_encoder": TextEncoderResource(encoder=encoder),
+            "models": ModelsResource(text_encoder=encoder),
             "quality": QualityResource(**quality),
             "io_manager": dg.FilesystemIOManager(base_dir=str(self.layout.storage_dir / ".dagster_io")),
         }
@@ -27,16 +28,17 @@ class TenantRunner:
     def run(self, tenant: str, encoder: str = "use-multilingual-v3", **quality) -> dg.ExecuteInProcessResult:
         if tenant not in self.instance.get_dynamic_partitions(tenant_partitions.name):
             self.instance.add_dynamic_partitions(tenant_partitions.name, [tenant])
-        return dg.materialize(FAQ_ASSETS + FAQ_CHECKS, instance=self.instance, partition_key=tenant,
+        return dg.materialize(ALL_DEFINITIONS, instance=self.instance, partition_key=tenant,
                               resources=self.resources(encoder, **quality), raise_on_error=False)
 
 
-def checks(result) -> dict[str, bool]:
-    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+def checks(result, modality: str = "faq") -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == modality}
 
 
-def materialized(result) -> set[str]:
-    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+def materialized(result, modality: str = "faq") -> set[str]:
+    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
+            if m.asset_key.path[0] == modality}
 
 
 def metadata(result, key: str) -> dict:

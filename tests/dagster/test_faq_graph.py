@@ -42,7 +42,7 @@ def test_minilm_passes_english_but_fails_chinese_and_japanese(layout, runner, ti
     assert report["live"] is None and "failed its gates" in report["notes"][0]
     by_lang = {r["language"]: r for r in report["rows"]}
     assert by_lang["en"]["f1_macro"] == 1.0
-    assert metadata(result, "faq/embeddings")["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert metadata(result, "faq/embeddings")["models"] == "text: sentence-transformers/all-MiniLM-L6-v2"
 
 
 def test_regressed_candidate_leaves_live_pointer_and_says_why(layout, runner, tiny_tenant):

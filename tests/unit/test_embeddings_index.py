@@ -12,14 +12,19 @@ from mm_platform.index import IndexHandle, IndexStore, build_index_version
 from ..fakes import CountingEncoder
 
 
+def _embed(texts, encoder, root):
+    return embed_incremental(texts, lambda idx: encoder.encode([texts[i] for i in idx]), dim=encoder.dim,
+                             key=encoder.key, spec=encoder.spec(), encoder_root=root)
+
+
 def test_only_new_content_is_encoded(tmp_path):
     encoder = CountingEncoder()
     texts = [f"question {i}" for i in range(10)]
-    first = embed_incremental(texts, texts, encoder, tmp_path)
+    first = _embed(texts, encoder, tmp_path)
     assert (first["computed"], first["reused"]) == (10, 0)
     changed = texts[:3] + ["a changed question"] + texts[4:]
     encoder.encoded.clear()
-    second = embed_incremental(changed, changed, encoder, tmp_path)
+    second = _embed(changed, encoder, tmp_path)
     assert (second["computed"], second["reused"]) == (1, 9)
     assert encoder.encoded == ["a changed question"]
     hashes, vectors = load_embeddings(second["path"])
@@ -31,10 +36,10 @@ def test_only_new_content_is_encoded(tmp_path):
 
 def test_a_different_encoder_version_does_not_reuse(tmp_path):
     texts = ["a", "b"]
-    embed_incremental(texts, texts, CountingEncoder(), tmp_path / "v1")
+    _embed(texts, CountingEncoder(), tmp_path / "v1")
     other = CountingEncoder()
     other.version = "2"
-    assert embed_incremental(texts, texts, other, tmp_path / other.key)["computed"] == 2
+    assert _embed(texts, other, tmp_path / other.key)["computed"] == 2
 
 
 def _rows(n, tenant="acme"):

@@ -1,0 +1,308 @@
+"""One factory builds every modality's assets and checks, so a modality plugin gets the whole
+pipeline (validated dataset -> [derived rows] -> embeddings -> candidate index -> evaluation ->
+live index) and its blocking checks without any edit here."""
+
+import inspect
+
+import dagster as dg
+import numpy as np
+
+from mm_platform import pipeline
+from mm_platform.embeddings import load_embeddings
+from mm_platform.index import IndexHandle
+from mm_platform.modalities.base import Modality
+from mm_platform.validation import InputFileError
+from resources import ModelsResource, PlatformResource, QualityResource
+
+from .partitions import tenant_partitions
+
+EVAL_METRICS = ("f1_macro", "recall_at_1", "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms",
+                "latency_p99_ms", "throughput_qps", "error_rate", "wer", "cer")
+
+
+def md_table(header: list[str], rows: list[list]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _absent_metadata(ref: dict) -> dict:
+    return {"present": False, "reason": ref.get("reason", "")}
+
+
+class ModalityAssets:
+    """Asset keys of one modality, and the factory output."""
+
+    def __init__(self, modality: Modality):
+        self.modality = modality
+        name = modality.name
+        self.validated = dg.AssetKey([name, "validated_dataset"])
+        self.derived = dg.AssetKey([name, modality.derived_name]) if getattr(modality, "derived_name", None) else None
+        self.embeddings = dg.AssetKey([name, "embeddings"])
+        self.index_candidate = dg.AssetKey([name, "index_candidate"])
+        self.evaluation = dg.AssetKey([name, "evaluation"])
+        self.live_index = dg.AssetKey([name, "live_index"])
+        self.assets = self._assets()
+        self.checks = self._checks()
+
+    def _assets(self) -> list:
+        m = self.modality
+        common = dict(partitions_def=tenant_partitions, group_name=m.name, key_prefix=[m.name])
+        heavy = {"gpu"} if m.gpu else set()
+        files = " / ".join(m.input_files)
+
+        @dg.asset(name="validated_dataset", kinds={"python", "huggingface"}, **common,
+                  description=f"The tenant's {m.name} input ({files}) and its {m.name} evaluation queries, "
+                              "validated into a Hugging Face dataset on disk (annotation class-encoded). Rejected "
+                              f"rows are in storage/<tenant>/quarantine/{m.name}.jsonl with file, row, field, reason.")
+        def validated_dataset(context: dg.AssetExecutionContext, platform: PlatformResource) -> dict:
+            try:
+                ref = pipeline.validate(platform.layout(), context.partition_key, m)
+            except InputFileError as exc:
+                # A whole unusable file: fail this tenant only, with the file and reason up front.
+                raise dg.Failure(description=str(exc), metadata={"file": exc.file, "reason": exc.reason}) from exc
+            if pipeline.absent(ref):
+                context.log.info(f"{m.name}: {ref['reason']}")
+                context.add_output_metadata(_absent_metadata(ref))
+                return ref
+            for record in ref["quarantine_sample"]:
+                context.log.warning(f"quarantined {record['file']} row {record['row']} field {record['field']}: "
+                                    f"{record['reason']}")
+            context.add_output_metadata({
+                "rows": ref["rows"], "quarantined": ref["quarantined"], "quarantine_rate": ref["quarantine_rate"],
+                "quarantined_eval_queries": ref["quarantined_eval_queries"], "fingerprint": ref["fingerprint"],
+                "path": dg.MetadataValue.path(ref["path"]),
+                "quarantine_path": dg.MetadataValue.path(ref["quarantine_path"]),
+                "rows_per_language": dg.MetadataValue.json(ref["languages"]),
+                "eval_queries_per_language": dg.MetadataValue.json(ref["eval_queries"]),
+                "media": dg.MetadataValue.json(ref["media"]),
+                "distribution": md_table(["language/annotation", "rows"], [[k, v] for k, v in ref["annotations"].items()]),
+                "quarantine_sample": md_table(["file", "row", "field", "reason"], [
+                    [q["file"], q["row"], q["field"], q["reason"]] for q in ref["quarantine_sample"]]),
+            })
+            return ref
+
+        assets = [validated_dataset]
+        upstream = self.validated
+        if self.derived is not None:
+            @dg.asset(name=m.derived_name, ins={"dataset": dg.AssetIn(self.validated)}, kinds={"python"} | heavy,
+                      **common, description=m.derived_description)
+            def derived(context: dg.AssetExecutionContext, dataset: dict, platform: PlatformResource,
+                        models: ModelsResource) -> dict:
+                layout = platform.layout()
+                ref = pipeline.derive(layout, context.partition_key, m, dataset,
+                                      models.for_tenant(layout, context.partition_key),
+                                      progress=lambda done, total: context.log.info(f"derived {done}/{total} new rows"))
+                context.add_output_metadata(_absent_metadata(ref) if pipeline.absent(ref) else
+                                            {k: v for k, v in ref["derived"].items() if isinstance(v, (int, float, str))})
+                return ref
+
+            assets.append(derived)
+            upstream = self.derived
+
+        @dg.asset(name="embeddings", ins={"dataset": dg.AssetIn(upstream)}, kinds={"python", "numpy"} | heavy, **common,
+                  description=f"{m.name} row vectors aligned with the dataset. Only rows whose (content hash, model "
+                              "ids and versions) are new are computed; the rest is reused from the previous snapshot.")
+        def embeddings(context: dg.AssetExecutionContext, dataset: dict, platform: PlatformResource,
+                       models: ModelsResource) -> dict:
+            layout = platform.layout()
+            model_set = models.for_tenant(layout, context.partition_key)
+            ref = pipeline.embed(layout, context.partition_key, m, dataset, model_set,
+                                 progress=lambda done, total: context.log.info(f"encoded {done}/{total} new rows"))
+            if pipeline.absent(ref):
+                context.add_output_metadata(_absent_metadata(ref))
+                return ref
+            context.add_output_metadata({
+                "rows": ref["rows"], "computed": ref["computed"], "reused": ref["reused"],
+                "models": ", ".join(f"{role}: {s['name']}" for role, s in ref["models"].items()),
+                "model_key": ref["encoder_key"], "dim": ref["dim"], "encode_seconds": ref["encode_seconds"],
+                "encoded_rows_per_second": round(ref["computed"] / ref["encode_seconds"], 1) if ref["encode_seconds"] else 0.0,
+                "path": dg.MetadataValue.path(ref["path"]),
+            })
+            return ref
+
+        @dg.asset(name="index_candidate", ins={"dataset": dg.AssetIn(upstream), "vectors": dg.AssetIn(self.embeddings)},
+                  kinds={"faiss"}, **common,
+                  description=f"An immutable Faiss index version of the tenant's {m.name} (folder named by content "
+                              "and models) with its row map and manifest, built beside the live one.")
+        def index_candidate(context: dg.AssetExecutionContext, dataset: dict, vectors: dict, platform: PlatformResource,
+                            quality: QualityResource) -> dict:
+            ref = pipeline.build_index(platform.layout(), context.partition_key, m, dataset, vectors, quality.index_type)
+            context.add_output_metadata(_absent_metadata(ref) if pipeline.absent(ref) else {
+                "index_version": ref["version"], "rows": ref["rows"], "dims": ref["dims"],
+                "index_type": ref["index_type"], "encoder": ref["encoder"]["name"],
+                "reused_existing_version": ref["reused"], "build_seconds": ref["build_seconds"],
+                "path": dg.MetadataValue.path(ref["path"])})
+            return ref
+
+        @dg.asset(name="evaluation", ins={"dataset": dg.AssetIn(upstream), "index": dg.AssetIn(self.index_candidate)},
+                  kinds={"python"} | heavy, **common,
+                  description=f"Evaluation of the {m.name} candidate per language, before any swap: recall@1/@5, MRR, "
+                              "macro F1 on annotations, latency p50/p95/p99 of the whole query path, batched "
+                              "throughput, error rate (and WER/CER for speech), with the gate verdict.")
+        def evaluation(context: dg.AssetExecutionContext, dataset: dict, index: dict, platform: PlatformResource,
+                       quality: QualityResource) -> dict:
+            report = pipeline.evaluate(platform.layout(), context.partition_key, m, dataset, index, quality.gate_config(),
+                                       context.run.run_id, progress=lambda lang, n: context.log.info(f"evaluated {n} {lang} queries"))
+            if pipeline.absent(report):
+                context.add_output_metadata(_absent_metadata(report))
+                return report
+            metadata: dict = {
+                "index_version": report["index_version"], "models": report["rows"][0]["model"] if report["rows"] else "",
+                "gate_passed": report["gate_passed"],
+                "gate_failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in report["gate_failures"]) or "none"),
+                "compared_to_live": report["compared_to_live"] or "none",
+                "results": md_table(
+                    ["language", "n", "unsupported", "recall@1", "recall@5", "MRR", "F1", "p50 ms", "p95 ms", "p99 ms",
+                     "q/s", "errors", "WER", "CER"],
+                    [[r["language"], r["n_queries"], r["n_unsupported"], r["recall_at_1"], r["recall_at_5"], r["mrr"],
+                      r["f1_macro"], r["latency_p50_ms"], r["latency_p95_ms"], r["latency_p99_ms"], r["throughput_qps"],
+                      r["error_rate"], r.get("wer", "-"), r.get("cer", "-")] for r in report["rows"]]),
+            }
+            metadata.update({f"all/{k}": v for k, v in report["summary"].items()})
+            for row in report["rows"]:  # numeric metadata: the UI plots each over time
+                if row["n_queries"]:
+                    metadata.update({f"{row['language']}/{k}": float(row[k]) for k in EVAL_METRICS
+                                     if row.get(k) is not None})
+            context.add_output_metadata(metadata)
+            return report
+
+        @dg.asset(name="live_index", ins={"report": dg.AssetIn(self.evaluation)}, kinds={"python"}, **common,
+                  description=f"The tenant's {m.name} serving pointer: an atomic swap to the evaluated candidate, done "
+                              "only when its gates pass (re-checked against what is live now); audit-logged.")
+        def live_index(context: dg.AssetExecutionContext, report: dict, platform: PlatformResource,
+                       quality: QualityResource) -> dict:
+            try:
+                result = pipeline.promote(platform.layout(), context.partition_key, m.name, report,
+                                          quality.gate_config(), context.run.run_id)
+            except pipeline.GateFailed as exc:
+                raise dg.Failure(description=str(exc),
+                                 metadata={"gate_failures": dg.MetadataValue.json(report["gate_failures"])}) from exc
+            if not result["present"]:
+                context.add_output_metadata(_absent_metadata(result))
+                return result
+            context.log.info(("swapped to " if result["swapped"] else "already live: ") + result["live_version"])
+            context.add_output_metadata({
+                "live_version": result["live_version"], "previous_version": result["previous_version"] or "none",
+                "swapped": result["swapped"], **{f"all/{k}": v for k, v in report["summary"].items()}})
+            return result
+
+        return assets + [embeddings, index_candidate, evaluation, live_index]
+
+    def _checks(self) -> list:
+        m = self.modality
+        check = dict(blocking=True, partitions_def=tenant_partitions)
+        skipped = lambda ref: dg.AssetCheckResult(passed=True, metadata=_absent_metadata(ref))  # noqa: E731
+
+        @dg.asset_check(asset=self.validated, name="schema_and_quarantine_rate", **check,
+                        description="The saved dataset has the contract's columns (annotation class-encoded) and "
+                                    "the share of quarantined rows stays under the configured bound.")
+        def schema_and_quarantine_rate(validated_dataset: dict, quality: QualityResource) -> dg.AssetCheckResult:
+            if pipeline.absent(validated_dataset):
+                return skipped(validated_dataset)
+            from datasets import ClassLabel, load_from_disk
+
+            dataset = load_from_disk(validated_dataset["path"] + "/rows")
+            required = {"id", "language", "annotation", "content_hash", "tenant", "title", "content"}
+            missing = sorted(required - set(dataset.column_names))
+            rate = validated_dataset["quarantine_rate"]
+            problems = ([f"missing columns {missing}"] if missing else []) + \
+                ([] if isinstance(dataset.features.get("annotation"), ClassLabel) else ["annotation is not class-encoded"]) + \
+                ([f"quarantine rate {rate:.1%} > {quality.max_quarantine_rate:.1%}"] if rate > quality.max_quarantine_rate else [])
+            return dg.AssetCheckResult(passed=not problems, metadata={
+                "quarantine_rate": rate, "quarantined": validated_dataset["quarantined"], "rows": len(dataset),
+                "problems": "; ".join(problems) or "none"})
+
+        @dg.asset_check(asset=self.validated, name="all_languages_present", **check,
+                        description="Every required language (zh, en, ja by default) has at least one valid row.")
+        def all_languages_present(validated_dataset: dict, quality: QualityResource) -> dg.AssetCheckResult:
+            if pipeline.absent(validated_dataset):
+                return skipped(validated_dataset)
+            missing = [lang for lang in quality.required_languages if not validated_dataset["languages"].get(lang)]
+            return dg.AssetCheckResult(passed=not missing, metadata={
+                "rows_per_language": dg.MetadataValue.json(validated_dataset["languages"]),
+                "missing": ", ".join(missing) or "none"})
+
+        @dg.asset_check(asset=self.embeddings, name="embeddings_finite_normalized", **check,
+                        description="Every vector is finite, has the model's dimension and unit length.")
+        def embeddings_finite_normalized(embeddings: dict) -> dg.AssetCheckResult:
+            if pipeline.absent(embeddings):
+                return skipped(embeddings)
+            _, vectors = load_embeddings(embeddings["path"])
+            finite = bool(np.isfinite(vectors).all())
+            dim_ok = vectors.ndim == 2 and vectors.shape[1] == embeddings["dim"]
+            worst = float(np.max(np.abs(np.linalg.norm(vectors, axis=1) - 1.0))) if finite and vectors.size else 0.0
+            return dg.AssetCheckResult(passed=finite and dim_ok and worst < 1e-3 and len(vectors) == embeddings["rows"],
+                                       metadata={"rows": int(len(vectors)), "dim": int(vectors.shape[1]),
+                                                 "expected_dim": embeddings["dim"], "all_finite": finite,
+                                                 "max_norm_deviation": worst})
+
+        @dg.asset_check(asset=self.index_candidate, name="index_rows_match_dataset",
+                        additional_ins={"dataset": dg.AssetIn(self.validated)}, **check,
+                        description="The index holds exactly one vector per valid dataset row, and its row map agrees.")
+        def index_rows_match_dataset(index_candidate: dict, dataset: dict) -> dg.AssetCheckResult:
+            if pipeline.absent(index_candidate):
+                return skipped(index_candidate)
+            handle = IndexHandle(index_candidate["path"])
+            counts = {"dataset_rows": dataset["rows"], "index_vectors": int(handle.index.ntotal),
+                      "row_map": len(handle.rows), "manifest_rows": handle.manifest["rows"]}
+            return dg.AssetCheckResult(passed=len(set(counts.values())) == 1, metadata=counts)
+
+        @dg.asset_check(asset=self.index_candidate, name="tenant_isolation_canary", **check,
+                        description="Other tenants' queries sent to this tenant's candidate return only this tenant's "
+                                    "rows (0 leaks), and no file of the version lies outside the tenant's folder.")
+        def tenant_isolation_canary(context: dg.AssetCheckExecutionContext, index_candidate: dict,
+                                    platform: PlatformResource) -> dg.AssetCheckResult:
+            if pipeline.absent(index_candidate):
+                return skipped(index_candidate)
+            layout = platform.layout()
+            tenant = context.partition_key
+            others = [t for t in layout.discover_tenants()[0] if t != tenant]
+            result = pipeline.isolation_canary(layout, tenant, m, index_candidate, others)
+            return dg.AssetCheckResult(passed=result["leaks"] == 0 and not result["paths_outside_tenant"], metadata={
+                "probes": result["probes"], "leaks": result["leaks"],
+                "leaked_ids": ", ".join(result["leaked_ids"]) or "none",
+                "paths_outside_tenant": len(result["paths_outside_tenant"]), "other_tenants": ", ".join(others) or "none"})
+
+        @dg.asset_check(asset=self.evaluation, name="evaluation_gates", **check,
+                        description="F1, recall@1, latency p95, error rate (and WER/CER) per language meet the "
+                                    "thresholds, and nothing regressed beyond the tolerance against the live version.")
+        def evaluation_gates(evaluation: dict) -> dg.AssetCheckResult:
+            if pipeline.absent(evaluation):
+                return skipped(evaluation)
+            return dg.AssetCheckResult(passed=evaluation["gate_passed"], metadata={
+                "index_version": evaluation["index_version"],
+                "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in evaluation["gate_failures"]) or "none"),
+                "compared_to_live": evaluation["compared_to_live"] or "none",
+                "thresholds": dg.MetadataValue.json(evaluation["gates"])})
+
+        checks = [schema_and_quarantine_rate, all_languages_present, embeddings_finite_normalized,
+                  index_rows_match_dataset, tenant_isolation_canary, evaluation_gates]
+        for spec in getattr(m, "extra_checks", lambda: [])():
+            checks.append(self._extra_check(spec, check))
+        return checks
+
+    def _extra_check(self, spec, check: dict):
+        """A modality's own check on one of its assets: `spec` = (asset name, check name, description,
+        fn(ref, gates) -> (passed, metadata))."""
+        asset_name, check_name, description, fn = spec
+
+        def run_check(context: dg.AssetCheckExecutionContext, quality: QualityResource, **inputs) -> dg.AssetCheckResult:
+            ref = inputs[asset_name]
+            if pipeline.absent(ref):
+                return dg.AssetCheckResult(passed=True, metadata=_absent_metadata(ref))
+            passed, metadata = fn(ref, quality.gate_config())
+            return dg.AssetCheckResult(passed=passed, metadata=metadata)
+
+        # Dagster passes the checked asset by parameter name, so name it after the asset.
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        run_check.__signature__ = inspect.Signature([
+            inspect.Parameter("context", kind, annotation=dg.AssetCheckExecutionContext),
+            inspect.Parameter(asset_name, kind, annotation=dict),
+            inspect.Parameter("quality", kind, annotation=QualityResource)])
+        return dg.asset_check(asset=dg.AssetKey([self.modality.name, asset_name]), name=check_name,
+                              description=description, **check)(run_check)
+
+
+def build_all(modalities: dict[str, Modality]) -> list[ModalityAssets]:
+    return [ModalityAssets(m) for m in modalities.values()]

@@ -1,0 +1,197 @@
+"""The small interface every modality plugin implements.
+
+A modality turns a tenant's input files into index rows (`parse`), turns evaluation queries of
+its kind into query rows (`parse_queries`), and turns both into vectors with the models of the
+roles it declares (`encode_rows`, `encode_queries`). The platform does everything else the same
+way for every modality: quarantine, datasets, content-hash caching, immutable index versions,
+evaluation, gates, the live pointer, and the Dagster assets and checks.
+
+Register a modality under the entry-point group `mm_platform.modalities`:
+
+    [project.entry-points."mm_platform.modalities"]
+    my_modality = "my_package.module:MyModality"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from ..models import ModelSet
+from ..tenancy import TenantError, confine
+from ..validation import (
+    InputFileError,
+    QuarantineRecord,
+    RowError,
+    language_field,
+    load_records,
+    require_object,
+    text_field,
+)
+
+EVAL_FILES = ("eval_queries.json", "eval_queries.jsonl")
+
+
+@dataclass
+class ParsedInput:
+    """Good rows plus a quarantine record for every rejected row."""
+
+    rows: list[dict] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+
+
+class Modality(ABC):
+    """One kind of tenant content (FAQ text, product images, speech, video...)."""
+
+    #: asset key prefix and index folder name; lower-case identifier
+    name: str
+    #: files in the tenant folder this modality reads (the first present one is used)
+    input_files: tuple[str, ...]
+    #: the key that marks an evaluation query as this modality's (e.g. "query", "image_path")
+    query_field: str
+    #: model roles used to embed rows and queries ("text", "image", "asr")
+    roles: tuple[str, ...]
+    #: whether the embedding step wants a GPU in production
+    gpu: bool = False
+    #: claim evaluation queries that carry no modality's query field (the text modality does,
+    #: so such rows are quarantined with a clear reason instead of being skipped silently)
+    claims_unmatched: bool = False
+
+    # --- input -------------------------------------------------------------------------------
+
+    def input_path(self, tenant_dir: Path) -> Path | None:
+        present = [Path(tenant_dir) / n for n in self.input_files if (Path(tenant_dir) / n).is_file()]
+        if len(present) > 1:
+            raise InputFileError(present[1], f"both {present[0].name} and {present[1].name} exist; keep one")
+        return present[0] if present else None
+
+    def present(self, tenant_dir: Path) -> bool:
+        return self.input_path(tenant_dir) is not None
+
+    def parse(self, tenant_dir: Path, tenant: str) -> ParsedInput:
+        """Validate the modality's input file into rows; raises InputFileError for a whole-file problem."""
+        path = self.input_path(tenant_dir)
+        if path is None:
+            raise InputFileError(Path(tenant_dir) / self.input_files[0], "file not found")
+        out = ParsedInput()
+        seen: dict[str, int] = {}
+        for row_no, record in self.read_records(path):
+            try:
+                row = self.parse_row(require_object(record), Path(tenant_dir))
+                row_id = row.get("id") or f"{self.name}-" + hashlib.sha256(
+                    repr(sorted((k, str(v)) for k, v in row.items())).encode()).hexdigest()[:16]
+                if row_id in seen:
+                    raise RowError("id", f"duplicate id {row_id!r} (first seen at row {seen[row_id]})")
+                seen[row_id] = row_no
+            except RowError as err:
+                out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
+                continue
+            out.rows.append({**row, "id": row_id, "tenant": tenant, "source_file": path.name, "source_row": row_no})
+        return out
+
+    def read_records(self, path: Path) -> list[tuple[int, Any]]:
+        return load_records(path)
+
+    @abstractmethod
+    def parse_row(self, obj: dict, tenant_dir: Path) -> dict:
+        """One validated row: at least `language`, `annotation`, `content_hash` (of what gets
+        embedded) and `title`/`content` (what a search hit shows). Raise RowError otherwise."""
+
+    def parse_queries(self, tenant_dir: Path, tenant: str, known_fields: tuple[str, ...] = ()) -> ParsedInput:
+        """This modality's evaluation queries from eval_queries.json (absent file: none).
+
+        `known_fields` are the query fields of every registered modality."""
+        present = [Path(tenant_dir) / n for n in EVAL_FILES if (Path(tenant_dir) / n).is_file()]
+        out = ParsedInput()
+        if not present:
+            return out
+        path = present[0]
+        for row_no, record in load_records(path):
+            if isinstance(record, dict):
+                unmatched = not any(f in record for f in (*known_fields, self.query_field))
+                if self.query_field not in record and not (self.claims_unmatched and unmatched):
+                    continue  # another modality's query
+            elif not self.claims_unmatched:
+                continue  # a row that is not an object is reported once, by the claiming modality
+            try:
+                obj = require_object(record)
+                query = {"language": language_field(obj), "annotation": text_field(obj, "annotation"),
+                         **self.parse_query(obj, Path(tenant_dir))}
+            except RowError as err:
+                out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
+                continue
+            out.rows.append({**query, "source_row": row_no})
+        return out
+
+    @abstractmethod
+    def parse_query(self, obj: dict, tenant_dir: Path) -> dict:
+        """The modality-specific fields of one evaluation query."""
+
+    # --- vectors -------------------------------------------------------------------------------
+
+    def embedding_key(self, models: ModelSet) -> str:
+        """Namespace of the embedding cache: the exact models that produce row vectors."""
+        return "+".join(models.get(role).key for role in self.row_roles)
+
+    @property
+    def row_roles(self) -> tuple[str, ...]:
+        """Roles used to embed rows (queries may use more, e.g. ASR before the text encoder)."""
+        return self.roles
+
+    def dim(self, models: ModelSet) -> int:
+        return models.get(self.row_roles[-1]).dim
+
+    @abstractmethod
+    def encode_rows(self, rows: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
+        """Vectors for rows (only those missing from the cache are passed)."""
+
+    @abstractmethod
+    def encode_queries(self, queries: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
+        """One vector per query: the query path a user's request takes."""
+
+    def query_unsupported(self, query: dict, models: ModelSet) -> str | None:
+        """Why a query cannot be answered by the configured models (None: it can)."""
+        return None
+
+    def extra_metrics(self, queries: list[dict], models: ModelSet, tenant_dir: Path) -> dict[str, dict]:
+        """Per-language extra evaluation figures (e.g. WER/CER for speech)."""
+        return {}
+
+
+# --- helpers shared by media modalities ------------------------------------------------------
+
+def media_path(obj: dict, field: str, tenant_dir: Path) -> Path:
+    """A media file named relative to the tenant folder; absolute paths, `..` and links that
+    lead outside the tenant folder are rejected."""
+    value = text_field(obj, field)
+    pure = PurePosixPath(value.replace("\\", "/"))
+    if pure.is_absolute() or value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
+        raise RowError(field, f"absolute path {value!r} not allowed: paths are relative to the tenant folder")
+    if ".." in pure.parts:
+        raise RowError(field, f"path {value!r} climbs out of the tenant folder")
+    path = Path(tenant_dir) / Path(*pure.parts)
+    try:
+        confine(path, tenant_dir)
+    except TenantError:
+        raise RowError(field, f"path {value!r} leads outside the tenant folder (link)") from None
+    if not path.exists():
+        raise RowError(field, f"file {value!r} not found")
+    if not path.is_file():
+        raise RowError(field, f"{value!r} is not a file")
+    if os.path.getsize(path) == 0:
+        raise RowError(field, f"file {value!r} is empty")
+    return path
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

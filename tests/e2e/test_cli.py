@@ -1,0 +1,95 @@
+"""The `mm` CLI end to end in subprocesses, on its own embedded instance and folders."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ROOT
+
+pytestmark = pytest.mark.slow
+MM = str(Path(sys.executable).parent / "mm")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return {**os.environ, "MM_DATA_DIR": str(root / "data"), "MM_STORAGE_DIR": str(root / "storage"),
+            "DAGSTER_HOME": str(root / "dagster_home"), "HF_HUB_OFFLINE": "1"}
+
+
+def mm(env, *args, expect=0):
+    result = subprocess.run([MM, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == expect, f"mm {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(env):
+    out = mm(env, "demo-data", "--profile", "small")
+    assert "ecommerce" in out.stdout and (Path(env["MM_DATA_DIR"]) / "medical" / "faq.json").exists()
+    run = mm(env, "run", "--tenant", "ecommerce", "--tenant", "medical")
+    return run.stdout
+
+
+def test_run_prints_the_evaluation_table(demo):
+    table = [line.split() for line in demo.splitlines() if line.startswith(("ecommerce ", "medical "))]
+    assert len(table) == 6
+    assert {(row[0], row[2], row[3], row[4]) for row in table} == {
+        (t, lang, "live", "pass") for t in ("ecommerce", "medical") for lang in ("zh", "en", "ja")}
+
+
+def test_query_answers_from_the_live_index(env, demo):
+    queries = json.loads((Path(env["MM_DATA_DIR"]) / "ecommerce" / "eval_queries.json").read_text("utf-8"))
+    for language in ("zh", "en", "ja"):
+        query = next(q for q in queries if q["language"] == language)
+        out = json.loads(mm(env, "query", "--tenant", "ecommerce", "--text", query["query"], "--language", language,
+                            "-k", "3", "--json").stdout)
+        hits = out["results"]["faq"]
+        assert len(hits) == 3 and hits[0]["language"] == language and out["versions"]["faq"]
+        assert hits[0]["score"] >= hits[1]["score"]
+
+
+def test_report_json_has_the_documented_keys(env, demo):
+    rows = json.loads(mm(env, "report", "--tenant", "medical", "--json").stdout)
+    assert {r["language"] for r in rows} == {"zh", "en", "ja"}
+    for row in rows:
+        assert {"tenant", "modality", "language", "model", "index_version", "status", "gate_passed", "n_queries",
+                "recall_at_1", "recall_at_5", "mrr", "f1_macro", "latency_p50_ms", "latency_p95_ms",
+                "throughput_qps", "error_rate"} <= set(row)
+        assert row["status"] == "live" and row["gate_passed"] is True
+
+
+def test_check_passes_then_fails_readably_on_a_broken_tenant(env, demo):
+    assert "all checks passed" in mm(env, "check", "--tenant", "ecommerce").stdout
+    faq_path = Path(env["MM_DATA_DIR"]) / "medical" / "faq.json"
+    original = faq_path.read_text("utf-8")
+    rows = [r for r in json.loads(original) if r["language"] != "ja"]
+    faq_path.write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+    try:
+        out = mm(env, "check", "--tenant", "medical", expect=1).stdout
+        assert "FAIL  medical" in out and "all_languages_present" in out and "missing: ja" in out
+    finally:
+        faq_path.write_text(original, "utf-8")
+
+
+def test_regressed_encoder_keeps_live_and_history_and_rollback(env, demo):
+    live_before = json.loads(mm(env, "report", "--tenant", "ecommerce", "--json", "--full").stdout)[0]["live"]
+    mm(env, "run", "--tenant", "ecommerce", "--encoder", "all-minilm-l6-v2", expect=1)
+    report = json.loads(mm(env, "report", "--tenant", "ecommerce", "--json", "--full").stdout)[0]
+    assert report["live"] == live_before
+    candidate_rows = [r for r in report["rows"] if r["status"] == "candidate"]
+    assert candidate_rows and not candidate_rows[0]["gate_passed"]
+    assert any("kept out of service" in n for n in report["notes"])
+    history = json.loads(mm(env, "index", "history", "--tenant", "ecommerce", "--json").stdout)
+    assert [h["action"] for h in history] == ["promote"] and history[0]["to"] == live_before
+    assert "no previous version" in mm(env, "index", "rollback", "--tenant", "ecommerce", expect=1).stderr
+
+
+def test_tenant_with_nothing_live_is_said_plainly(env, demo):
+    out = mm(env, "query", "--tenant", "education", "--text", "hello", expect=2)
+    assert "nothing is live yet" in out.stderr
+    assert "invalid tenant id" in mm(env, "query", "--tenant", "../x", "--text", "q", expect=2).stderr
