@@ -10,7 +10,12 @@ export MM_STORAGE_DIR ?= $(CURDIR)/storage
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test bench ui clean
+.PHONY: install system-deps demo test bench ui clean
+
+# espeak-ng synthesises the demo speech (Debian package; CI runs as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@command -v espeak-ng >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng >/dev/null; }
 
 # torch first and pinned: it is the CPU build on disk; resolving it through other packages pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -20,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/mm demo-data --profile small

@@ -3,6 +3,7 @@ pipeline (validated dataset -> [derived rows] -> embeddings -> candidate index -
 live index) and its blocking checks without any edit here."""
 
 import inspect
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -11,6 +12,7 @@ from mm_platform import pipeline
 from mm_platform.embeddings import load_embeddings
 from mm_platform.index import IndexHandle
 from mm_platform.modalities.base import Modality
+from mm_platform.tenant_config import load_tenant_config
 from mm_platform.validation import InputFileError
 from resources import ModelsResource, PlatformResource, QualityResource
 
@@ -291,7 +293,8 @@ class ModalityAssets:
             ref = inputs[asset_name]
             if pipeline.absent(ref):
                 return dg.AssetCheckResult(passed=True, metadata=_absent_metadata(ref))
-            passed, metadata = fn(ref, quality.gate_config())
+            gates = load_tenant_config(Path(ref["tenant_dir"])).gate_config(quality.gate_config(), self.modality.name)
+            passed, metadata = fn(ref, gates)
             return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
         # Dagster passes the checked asset by parameter name, so name it after the asset.

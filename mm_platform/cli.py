@@ -83,9 +83,13 @@ def _check_detail(evaluation) -> str:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from .demo.faq import write_faq_demo
+    from .demo.media import write_media_demo
 
     out = Path(args.out) if args.out else settings.data_dir()
     counts = write_faq_demo(out, profile=args.profile, seed=args.seed)
+    if not args.text_only:
+        for tenant, media in write_media_demo(out, profile=args.profile, seed=args.seed).items():
+            counts[tenant].update(media)
     for tenant, c in counts.items():
         print(f"{tenant}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
     print(f"demo data ({args.profile}) written to {out}")
@@ -235,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=("small", "seed"), default="small")
     p.add_argument("--out", help="output folder (default: MM_DATA_DIR)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--text-only", action="store_true", help="FAQ only (no images, speech, video)")
     p.set_defaults(func=cmd_demo_data)
 
     for name, func, text in (("run", cmd_run, "materialize every asset for tenants and print the evaluation table"),

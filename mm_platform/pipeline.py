@@ -97,6 +97,7 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
         **base,
         "present": True,
         "path": str(folder),
+        "tenant_dir": str(tenant_dir),
         "fingerprint": fingerprint,
         "rows": len(parsed.rows),
         "quarantined": len(parsed.quarantine),

@@ -92,8 +92,14 @@ class Modality(ABC):
             except RowError as err:
                 out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
                 continue
-            out.rows.append({**row, "id": row_id, "tenant": tenant, "source_file": path.name, "source_row": row_no})
+            for unit in self.expand({**row, "id": row_id, "tenant": tenant, "source_file": path.name,
+                                     "source_row": row_no}):
+                out.rows.append(unit)
         return out
+
+    def expand(self, row: dict) -> list[dict]:
+        """Index rows of one input row (a video becomes one row per keyframe); default: itself."""
+        return [row]
 
     def read_records(self, path: Path) -> list[tuple[int, Any]]:
         return load_records(path)
