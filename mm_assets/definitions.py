@@ -9,15 +9,16 @@ from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
 from sensors import tenant_discovery_sensor
 
-from .factory import build_all
+from .factory import build_all, build_joint_evaluation
 
 settings.configure_offline()
 
 MODALITY_ASSETS = build_all(registered_modalities())
+JOINT_EVALUATION, JOINT_CHECK = build_joint_evaluation(MODALITY_ASSETS)
 
 defs = dg.Definitions(
-    assets=[a for m in MODALITY_ASSETS for a in m.assets],
-    asset_checks=[c for m in MODALITY_ASSETS for c in m.checks],
+    assets=[a for m in MODALITY_ASSETS for a in m.assets] + [JOINT_EVALUATION],
+    asset_checks=[c for m in MODALITY_ASSETS for c in m.checks] + [JOINT_CHECK],
     jobs=[index_tenant_job, ci_checks_job([m.live_index for m in MODALITY_ASSETS])],
     schedules=[nightly_reindex_schedule],
     sensors=[tenant_discovery_sensor],

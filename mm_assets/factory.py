@@ -309,3 +309,43 @@ class ModalityAssets:
 
 def build_all(modalities: dict[str, Modality]) -> list[ModalityAssets]:
     return [ModalityAssets(m) for m in modalities.values()]
+
+
+def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
+    """`joint/evaluation`: text + image + speech + video in one request, fused, on what is live."""
+    from mm_platform.joint import evaluate_joint
+    from mm_platform.modalities.registry import registered_modalities
+
+    @dg.asset(key=dg.AssetKey(["joint", "evaluation"]), deps=[m.live_index for m in modality_assets],
+              partitions_def=tenant_partitions, group_name="joint", kinds={"python"},
+              description="Joint queries (text, audio, image and video in one request) answered from the tenant's "
+                          "live indexes with a fused ranking (reciprocal rank fusion over FAQ rows): F1 and recall on "
+                          "the intent, accuracy on the pictured product, latency per request.")
+    def joint_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dict:
+        layout = platform.layout()
+        try:
+            report = evaluate_joint(layout, context.partition_key, registered_modalities())
+        except LookupError as exc:
+            report = {"present": False, "reason": str(exc)}
+        if pipeline.absent(report):
+            context.add_output_metadata(_absent_metadata(report))
+            return report
+        metadata = {"versions": dg.MetadataValue.json(report["versions"]), "results": md_table(
+            ["language", "n", "recall@1", "MRR", "F1", "product accuracy", "p50 ms", "p95 ms", "errors"],
+            [[r["language"], r["n_queries"], r["recall_at_1"], r["mrr"], r["f1_macro"], r["entity_accuracy"],
+              r["latency_p50_ms"], r["latency_p95_ms"], r["error_rate"]] for r in report["rows"]])}
+        for row in report["rows"]:
+            metadata.update({f"{row['language']}/{k}": float(row[k]) for k in ("f1_macro", "recall_at_1", "latency_p95_ms")})
+        context.add_output_metadata(metadata)
+        return report
+
+    @dg.asset_check(asset=joint_evaluation, partitions_def=tenant_partitions, blocking=False,
+                    description="Fused answers reach the F1 threshold in every language (a warning, not a gate).")
+    def joint_quality(joint_evaluation: dict, quality: QualityResource) -> dg.AssetCheckResult:
+        if pipeline.absent(joint_evaluation):
+            return dg.AssetCheckResult(passed=True, metadata=_absent_metadata(joint_evaluation))
+        low = [f"{r['language']}: f1 {r['f1_macro']:.3f}" for r in joint_evaluation["rows"] if r["f1_macro"] < quality.min_f1]
+        return dg.AssetCheckResult(passed=not low, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"below_threshold": "; ".join(low) or "none"})
+
+    return joint_evaluation, joint_quality

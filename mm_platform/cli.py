@@ -184,7 +184,9 @@ def cmd_query(args: argparse.Namespace) -> int:
             where = f" @ {hit['timestamp']:.1f}s" if hit.get("timestamp") is not None else ""
             print(f"{i}. [{hit['score']:.3f}] ({hit['language']}, {hit['annotation']}) {hit['title']}{where}\n   -> {hit['content']}")
     if result.fused:
-        print("fused ranking: " + ", ".join(f"{f['annotation']} ({f['fused_score']})" for f in result.fused))
+        print("joint answer (all inputs fused over the FAQ):")
+        for i, hit in enumerate(result.fused, 1):
+            print(f"{i}. [{hit['fused_score']:.4f}] ({hit['annotation']}) {hit['title']}\n   -> {hit['content']}")
     return 0
 
 

@@ -1,11 +1,9 @@
 """The query path over a tenant's live indexes: each modality's query is encoded with the exact
-models that built that modality's live index; several inputs at once are fused by reciprocal
-rank fusion over the annotation of the hits."""
+models that built that modality's live index."""
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .index import IndexHandle
@@ -14,6 +12,7 @@ from .modalities.base import Modality
 from .pipeline import index_store
 from .tenancy import Layout
 
+#: reciprocal rank fusion constant (Cormack et al.)
 RRF_K = 60
 
 
@@ -35,7 +34,12 @@ class LiveIndex:
         return cls(handle, ModelSet.from_specs(handle.manifest["encoder"]["models"]), modality)
 
     def search(self, query: dict, tenant_dir, k: int, language: str | None) -> list[dict]:
-        reason = self.modality.query_unsupported({"language": language or "", **query}, self.models) if language else None
+        if language is None and "asr" in self.modality.roles:
+            languages = self.models.asr.languages
+            if len(languages) != 1:
+                raise ValueError("give the language of the audio: the ASR model supports " + ", ".join(languages))
+            language = languages[0]  # a single-language ASR model hears only its language
+        reason = self.modality.query_unsupported({"language": language, **query}, self.models) if language else None
         if reason:
             raise ValueError(reason)
         vector = self.modality.encode_queries([{"language": language, **query}], self.models, tenant_dir)
@@ -50,26 +54,12 @@ class QueryResult:
     seconds: float = 0.0
 
 
-def fuse(results: dict[str, list[dict]], k: int) -> list[dict]:
-    """Reciprocal rank fusion of the per-modality rankings, by annotation."""
-    scores: dict[str, float] = defaultdict(float)
-    best: dict[str, dict] = {}
-    for hits in results.values():
-        seen = set()
-        for rank, hit in enumerate(hits):
-            label = hit["annotation"]
-            if label in seen:
-                continue
-            seen.add(label)
-            scores[label] += 1.0 / (RRF_K + rank + 1)
-            best.setdefault(label, hit)
-    order = sorted(scores, key=lambda label: -scores[label])[:k]
-    return [{"annotation": label, "fused_score": round(scores[label], 5), "top_hit": best[label]} for label in order]
-
-
 def run_query(layout: Layout, tenant: str, modalities: dict[str, Modality], inputs: dict[str, dict], k: int = 5,
               language: str | None = None) -> QueryResult:
-    """`inputs` maps a modality name to its query fields (e.g. {"faq": {"query": "..."}})."""
+    """`inputs` maps a modality name to its query fields (e.g. {"faq": {"query": "..."}}). Several
+    inputs at once are also answered jointly from the FAQ (see `mm_platform.joint`)."""
+    from .joint import JointAnswerer
+
     started = time.perf_counter()
     out = QueryResult()
     tenant_dir = layout.tenant_data(tenant)
@@ -79,6 +69,10 @@ def run_query(layout: Layout, tenant: str, modalities: dict[str, Modality], inpu
             raise LookupError(f"{tenant}/{name}: nothing is live")
         out.versions[name] = live.handle.version
         out.by_modality[name] = live.search(query, tenant_dir, k, language)
-    out.fused = fuse(out.by_modality, k) if len(out.by_modality) > 1 else []
+    if len(inputs) > 1:
+        if language is None:
+            raise ValueError("a joint query needs --language (the FAQ answers are searched in that language)")
+        parts = {field: value for query in inputs.values() for field, value in query.items()}
+        out.fused = JointAnswerer(layout, tenant, modalities).answer(parts, language, k)
     out.seconds = round(time.perf_counter() - started, 4)
     return out

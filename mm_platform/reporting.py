@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .index import IndexHandle
 from .pipeline import FAQ, index_store
 from .tenancy import Layout
@@ -75,6 +77,11 @@ def tenant_report(layout: Layout, tenant: str, modalities) -> dict:
         report = report_rows(layout, tenant, modality)
         rows += report["rows"]
         notes += report["notes"]
+    joint = layout.artifact(tenant, "indexes", "joint", "evaluation.json")
+    if joint.exists():
+        for row in json.loads(joint.read_text("utf-8"))["rows"]:
+            rows.append({**{k: row.get(k) for k in REPORT_KEYS}, "status": "live", "gate_passed": True,
+                         "gate_failures": [], "entity_accuracy": row.get("entity_accuracy")})
     return {"tenant": tenant, "rows": rows, "notes": notes}
 
 

@@ -1,0 +1,149 @@
+"""Joint queries: one request carrying text, audio, image and video, answered from the tenant's
+FAQ with a fused ranking (the seed's "联合查询").
+
+Every input is first turned into FAQ-space text by its own live index: the text as is, speech
+through the ASR model of the speech index, a photo or clip through the label of its best
+match in the image or video index (which names the product). Each text ranks FAQ rows with
+the FAQ index's own encoder, and the rankings are fused by reciprocal rank fusion over rows, so
+the question's intent and the pictured product pull the same answer to the top.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_json
+from .index import now_iso
+from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, recall_at_k
+from .modalities.base import Modality
+from .query import RRF_K, LiveIndex
+from .tenancy import Layout
+from .validation import InputFileError, RowError, language_field, load_records, require_object, text_field
+
+JOINT_FIELDS = {"query": "faq", "audio_path": "speech", "image_path": "image", "video_path": "video"}
+FETCH = 50
+
+
+def parse_joint_requests(tenant_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Joint requests of eval_queries.json: rows with a `joint` object of inputs (at least two)."""
+    path = next((Path(tenant_dir) / n for n in ("eval_queries.json", "eval_queries.jsonl")
+                 if (Path(tenant_dir) / n).is_file()), None)
+    requests, quarantine = [], []
+    if path is None:
+        return requests, quarantine
+    for row_no, record in load_records(path):
+        if not isinstance(record, dict) or "joint" not in record:
+            continue
+        try:
+            obj = require_object(record)
+            parts = obj["joint"]
+            if not isinstance(parts, dict) or len(set(parts) & set(JOINT_FIELDS)) < 2:
+                raise RowError("joint", f"expected an object with two or more of {', '.join(JOINT_FIELDS)}")
+            unknown = sorted(set(parts) - set(JOINT_FIELDS))
+            if unknown:
+                raise RowError("joint", f"unknown input(s) {', '.join(unknown)}")
+            for name in parts:
+                text_field(parts, name)
+            requests.append({"joint": parts, "language": language_field(obj), "annotation": text_field(obj, "annotation"),
+                             "entity": text_field(obj, "entity", required=False), "source_row": row_no})
+        except RowError as err:
+            quarantine.append({"file": path.name, "row": row_no, "field": err.field, "reason": err.reason})
+    return requests, quarantine
+
+
+class JointAnswerer:
+    """The live indexes of one tenant, loaded once, answering joint requests."""
+
+    def __init__(self, layout: Layout, tenant: str, modalities: dict[str, Modality]):
+        self.tenant_dir = layout.tenant_data(tenant)
+        self.live = {name: LiveIndex.load(layout, tenant, modalities[name]) for name in JOINT_FIELDS.values()
+                     if name in modalities}
+        if not self.live.get("faq"):
+            raise LookupError(f"{tenant}: no live FAQ index to answer joint queries from")
+
+    def versions(self) -> dict[str, str]:
+        return {name: live.handle.version for name, live in self.live.items() if live}
+
+    def texts(self, parts: dict, language: str) -> list[tuple[str, str]]:
+        """(source, FAQ-space text) for each input whose modality is live and supports it."""
+        out = []
+        for field, value in parts.items():
+            name = JOINT_FIELDS[field]
+            live = self.live.get(name)
+            if name == "faq":
+                out.append(("faq", value))
+            elif live is None:
+                continue
+            elif name == "speech":
+                query = {"audio_path": value, "language": language}
+                if not live.modality.query_unsupported(query, live.models):
+                    out.append(("speech", live.modality.transcribe_query(query, live.models, self.tenant_dir)))
+            else:
+                hits = live.search({field: value}, self.tenant_dir, k=1, language=language)
+                if hits:
+                    out.append((name, hits[0]["annotation"]))
+        return out
+
+    def answer(self, parts: dict, language: str, k: int = 5) -> list[dict]:
+        faq = self.live["faq"]
+        texts = self.texts(parts, language)
+        if not texts:
+            return []
+        vectors = faq.models.text.encode([t for _, t in texts])
+        scores: dict[int, float] = defaultdict(float)
+        rows: dict[int, dict] = {}
+        for hits in faq.handle.search(vectors, k=FETCH, language=language):
+            for rank, hit in enumerate(hits):
+                key = id(hit.row)
+                scores[key] += 1.0 / (RRF_K + rank + 1)
+                rows[key] = hit.row
+        order = sorted(scores, key=lambda key: -scores[key])[:k]
+        return [{"fused_score": round(scores[key], 5), **rows[key]} for key in order]
+
+
+def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality], k: int = 5) -> dict:
+    """Evaluation rows (modality "joint") per language of the tenant's joint requests, on what is live."""
+    requests, quarantine = parse_joint_requests(layout.tenant_data(tenant))
+    if not requests:
+        return {"present": False, "reason": "no joint requests in eval_queries.json", "quarantine": quarantine}
+    answerer = JointAnswerer(layout, tenant, modalities)
+    by_language = defaultdict(list)
+    for request in requests:
+        by_language[request["language"]].append(request)
+    rows = []
+    for language, items in sorted(by_language.items()):
+        answerer.answer(items[0]["joint"], language)  # warm-up: first-call costs are not latency
+        ranked, predicted, entity_hits, latencies, errors = [], [], [], [], 0
+        for request in items:
+            started = time.perf_counter()
+            try:
+                hits = answerer.answer(request["joint"], language, k)
+            except Exception:  # noqa: BLE001 - an error is a measured outcome
+                errors += 1
+                hits = []
+            latencies.append(time.perf_counter() - started)
+            labels = [h["annotation"] for h in hits]
+            ranked.append(labels)
+            predicted.append(labels[0] if labels else None)
+            if request["entity"]:
+                entity_hits.append(bool(hits) and hits[0].get("entity") == request["entity"])
+        truth = [r["annotation"] for r in items]
+        rows.append({
+            "tenant": tenant, "modality": "joint", "language": language, "n_queries": len(items),
+            "model": "rrf(" + ", ".join(sorted(answerer.versions())) + ")", "index_version": json.dumps(answerer.versions()),
+            "recall_at_1": round(recall_at_k(ranked, truth, 1), 4), "recall_at_5": round(recall_at_k(ranked, truth, 5), 4),
+            "mrr": round(mean_reciprocal_rank(ranked, truth), 4), "f1_macro": round(f1_macro(predicted, truth), 4),
+            "entity_accuracy": round(float(np.mean(entity_hits)), 4) if entity_hits else None,
+            **latency_percentiles_ms(latencies),
+            "throughput_qps": round(len(items) / sum(latencies), 1) if sum(latencies) else 0.0,
+            "error_rate": round(errors / len(items), 5), "n_unsupported": 0, "unsupported_reason": None,
+        })
+    report = {"present": True, "tenant": tenant, "modality": "joint", "evaluated_at": now_iso(),
+              "versions": answerer.versions(), "rows": rows, "quarantine": quarantine}
+    atomic_write_json(layout.artifact(tenant, "indexes", "joint", "evaluation.json"), report)
+    return report
