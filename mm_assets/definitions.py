@@ -7,7 +7,7 @@ from jobs import ci_checks_job, index_tenant_job, nightly_reindex_schedule
 from mm_platform import settings
 from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
-from sensors import tenant_discovery_sensor
+from sensors import tenant_data_sensor, tenant_run_failure_sensor
 
 from .factory import build_all, build_joint_evaluation
 
@@ -21,6 +21,6 @@ defs = dg.Definitions(
     asset_checks=[c for m in MODALITY_ASSETS for c in m.checks] + [JOINT_CHECK],
     jobs=[index_tenant_job, ci_checks_job([m.live_index for m in MODALITY_ASSETS])],
     schedules=[nightly_reindex_schedule],
-    sensors=[tenant_discovery_sensor],
+    sensors=[tenant_data_sensor, tenant_run_failure_sensor],
     resources=build_resources(),
 )

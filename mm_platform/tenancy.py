@@ -74,3 +74,22 @@ class Layout:
                 continue
             (valid if TENANT_ID_PATTERN.fullmatch(entry.name) else rejected).append(entry.name)
         return valid, rejected
+
+
+def tenant_fingerprint(tenant_dir: Path) -> str:
+    """A cheap fingerprint of everything in a tenant's input folder (relative paths, sizes and
+    modification times), so a change to any input file, media included, is noticed."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256()
+    root = Path(tenant_dir)
+    for dirpath, dirnames, filenames in sorted(os.walk(root)):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

@@ -1,5 +1,6 @@
 """Sensors."""
 
-from .tenants import tenant_discovery_sensor
+from .failures import tenant_run_failure_sensor
+from .tenants import tenant_data_sensor
 
-__all__ = ["tenant_discovery_sensor"]
+__all__ = ["tenant_data_sensor", "tenant_run_failure_sensor"]

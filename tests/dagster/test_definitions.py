@@ -9,7 +9,7 @@ import dagster as dg
 
 from mm_assets.definitions import defs
 from mm_assets.partitions import tenant_partitions
-from sensors import tenant_discovery_sensor
+from sensors import tenant_data_sensor
 from jobs import nightly_reindex_schedule
 
 from ..conftest import ROOT
@@ -24,7 +24,7 @@ def test_definitions_load_with_all_assets_checks_and_automation():
                           "index_rows_match_dataset", "tenant_isolation_canary", "evaluation_gates"}
     assert {j.name for j in repo.get_all_jobs()} >= {"index_tenant", "ci_checks"}
     assert defs.resolve_schedule_def("nightly_reindex_schedule").cron_schedule == "0 2 * * *"
-    assert defs.resolve_sensor_def("tenant_discovery_sensor")
+    assert defs.resolve_sensor_def("tenant_data_sensor") and defs.resolve_sensor_def("tenant_run_failure_sensor")
 
 
 def test_dagster_definitions_validate_cli():
@@ -34,21 +34,33 @@ def test_dagster_definitions_validate_cli():
     assert "Validation successful" in result.stderr + result.stdout
 
 
-def test_discovery_sensor_adds_new_tenants_once(layout, monkeypatch):
+def test_data_sensor_discovers_tenants_and_runs_once_per_change(layout, monkeypatch):
     monkeypatch.setenv("MM_DATA_DIR", str(layout.data_dir))
     for name in ("ecommerce", "medical", "Not-A-Tenant"):
         (layout.data_dir / name).mkdir(parents=True)
+        (layout.data_dir / name / "faq.json").write_text("[]")
     # A temp-dir instance, not `instance_for_test`: the latter leaves a stale defs-state storage
     # in a context variable that breaks later `materialize` calls in the same process.
     instance = dg.DagsterInstance.local_temp()
-    result = tenant_discovery_sensor(dg.build_sensor_context(instance=instance))
-    assert [r.partition_key for r in result.run_requests] == ["ecommerce", "medical"]
-    assert result.dynamic_partitions_requests[0].partition_keys == ["ecommerce", "medical"]
+
+    def tick(cursor):
+        return tenant_data_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+    first = tick(None)
+    assert [r.partition_key for r in first.run_requests] == ["ecommerce", "medical"]
+    assert {r.tags["mm/trigger"] for r in first.run_requests} == {"new-tenant"}
+    assert first.dynamic_partitions_requests[0].partition_keys == ["ecommerce", "medical"]
     instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
-    assert isinstance(tenant_discovery_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+    assert isinstance(tick(first.cursor), dg.SkipReason)  # unchanged fingerprints: no duplicate runs
+
+    (layout.data_dir / "medical" / "faq.json").write_text('[{"question": "changed"}]')
     (layout.data_dir / "education").mkdir()
-    again = tenant_discovery_sensor(dg.build_sensor_context(instance=instance))
-    assert [r.partition_key for r in again.run_requests] == ["education"]
+    changed = tick(first.cursor)
+    assert [(r.partition_key, r.tags["mm/trigger"]) for r in changed.run_requests] == [
+        ("education", "new-tenant"), ("medical", "data-change")]
+    assert changed.dynamic_partitions_requests[0].partition_keys == ["education"]
+    medical_keys = {r.run_key for r in first.run_requests + changed.run_requests if r.partition_key == "medical"}
+    assert len(medical_keys) == 2  # one run key per distinct fingerprint
 
 
 def test_nightly_schedule_requests_every_tenant():

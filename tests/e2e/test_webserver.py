@@ -303,5 +303,5 @@ def test_jobs_schedule_and_sensor_are_visible(repository: dict) -> None:
         ("index_tenant", "0 2 * * *", "UTC")
 
     sensors = {s["name"]: s for s in repository["sensors"]}
-    assert "tenant_discovery_sensor" in sensors, sorted(sensors)
-    assert [t["pipelineName"] for t in sensors["tenant_discovery_sensor"]["targets"]] == ["index_tenant"]
+    assert "tenant_data_sensor" in sensors, sorted(sensors)
+    assert [t["pipelineName"] for t in sensors["tenant_data_sensor"]["targets"]] == ["index_tenant"]
