@@ -4,6 +4,7 @@ from the registered modality plugins."""
 import dagster as dg
 
 from jobs import ci_checks_job, index_tenant_job, nightly_reindex_schedule
+from jobs.k8s import executor
 from mm_platform import settings
 from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
@@ -23,4 +24,5 @@ defs = dg.Definitions(
     schedules=[nightly_reindex_schedule],
     sensors=[tenant_data_sensor, tenant_run_failure_sensor],
     resources=build_resources(),
+    executor=executor(),
 )

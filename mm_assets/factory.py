@@ -14,6 +14,7 @@ from mm_platform.index import IndexHandle
 from mm_platform.modalities.base import Modality
 from mm_platform.tenant_config import load_tenant_config
 from mm_platform.validation import InputFileError
+from jobs.k8s import step_op_tags, step_pool
 from resources import ModelsResource, PlatformResource, QualityResource
 
 from .partitions import tenant_partitions
@@ -51,9 +52,12 @@ class ModalityAssets:
         m = self.modality
         common = dict(partitions_def=tenant_partitions, group_name=m.name, key_prefix=[m.name])
         heavy = {"gpu"} if m.gpu else set()
+        # model steps of GPU modalities run on GPU pods in production; everything else on CPU pods
+        model_step = dict(op_tags=step_op_tags(m.gpu), pool=step_pool(m.gpu))
+        cpu_step = dict(op_tags=step_op_tags(False), pool=step_pool(False))
         files = " / ".join(m.input_files)
 
-        @dg.asset(name="validated_dataset", kinds={"python", "huggingface"}, **common,
+        @dg.asset(name="validated_dataset", kinds={"python", "huggingface"}, **common, **cpu_step,
                   description=f"The tenant's {m.name} input ({files}) and its {m.name} evaluation queries, "
                               "validated into a Hugging Face dataset on disk (annotation class-encoded). Rejected "
                               f"rows are in storage/<tenant>/quarantine/{m.name}.jsonl with file, row, field, reason.")
@@ -88,7 +92,7 @@ class ModalityAssets:
         upstream = self.validated
         if self.derived is not None:
             @dg.asset(name=m.derived_name, ins={"dataset": dg.AssetIn(self.validated)}, kinds={"python"} | heavy,
-                      **common, description=m.derived_description)
+                      **common, **model_step, description=m.derived_description)
             def derived(context: dg.AssetExecutionContext, dataset: dict, platform: PlatformResource,
                         models: ModelsResource) -> dict:
                 layout = platform.layout()
@@ -103,6 +107,7 @@ class ModalityAssets:
             upstream = self.derived
 
         @dg.asset(name="embeddings", ins={"dataset": dg.AssetIn(upstream)}, kinds={"python", "numpy"} | heavy, **common,
+                  **model_step,
                   description=f"{m.name} row vectors aligned with the dataset. Only rows whose (content hash, model "
                               "ids and versions) are new are computed; the rest is reused from the previous snapshot.")
         def embeddings(context: dg.AssetExecutionContext, dataset: dict, platform: PlatformResource,
@@ -124,7 +129,7 @@ class ModalityAssets:
             return ref
 
         @dg.asset(name="index_candidate", ins={"dataset": dg.AssetIn(upstream), "vectors": dg.AssetIn(self.embeddings)},
-                  kinds={"faiss"}, **common,
+                  kinds={"faiss"}, **common, **cpu_step,
                   description=f"An immutable Faiss index version of the tenant's {m.name} (folder named by content "
                               "and models) with its row map and manifest, built beside the live one.")
         def index_candidate(context: dg.AssetExecutionContext, dataset: dict, vectors: dict, platform: PlatformResource,
@@ -138,7 +143,7 @@ class ModalityAssets:
             return ref
 
         @dg.asset(name="evaluation", ins={"dataset": dg.AssetIn(upstream), "index": dg.AssetIn(self.index_candidate)},
-                  kinds={"python"} | heavy, **common,
+                  kinds={"python"} | heavy, **common, **model_step,
                   description=f"Evaluation of the {m.name} candidate per language, before any swap: recall@1/@5, MRR, "
                               "macro F1 on annotations, latency p50/p95/p99 of the whole query path, batched "
                               "throughput, error rate (and WER/CER for speech), with the gate verdict.")
@@ -169,7 +174,7 @@ class ModalityAssets:
             context.add_output_metadata(metadata)
             return report
 
-        @dg.asset(name="live_index", ins={"report": dg.AssetIn(self.evaluation)}, kinds={"python"}, **common,
+        @dg.asset(name="live_index", ins={"report": dg.AssetIn(self.evaluation)}, kinds={"python"}, **common, **cpu_step,
                   description=f"The tenant's {m.name} serving pointer: an atomic swap to the evaluated candidate, done "
                               "only when its gates pass (re-checked against what is live now); audit-logged.")
         def live_index(context: dg.AssetExecutionContext, report: dict, platform: PlatformResource,
@@ -317,7 +322,9 @@ def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
     from mm_platform.modalities.registry import registered_modalities
 
     @dg.asset(key=dg.AssetKey(["joint", "evaluation"]), deps=[m.live_index for m in modality_assets],
-              partitions_def=tenant_partitions, group_name="joint", kinds={"python"},
+              partitions_def=tenant_partitions, group_name="joint", kinds={"python"}, **{
+                  "op_tags": step_op_tags(True), "pool": step_pool(True)},
+              automation_condition=dg.AutomationCondition.eager(),
               description="Joint queries (text, audio, image and video in one request) answered from the tenant's "
                           "live indexes with a fused ranking (reciprocal rank fusion over FAQ rows): F1 and recall on "
                           "the intent, accuracy on the pictured product, latency per request.")
