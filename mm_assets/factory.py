@@ -3,7 +3,6 @@ pipeline (validated dataset -> [derived rows] -> embeddings -> candidate index -
 live index) and its blocking checks without any edit here."""
 
 import inspect
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -12,7 +11,6 @@ from mm_platform import pipeline
 from mm_platform.embeddings import load_embeddings
 from mm_platform.index import IndexHandle
 from mm_platform.modalities.base import Modality
-from mm_platform.tenant_config import load_tenant_config
 from mm_platform.validation import InputFileError
 from jobs.k8s import step_op_tags, step_pool
 from resources import ModelsResource, PlatformResource, QualityResource
@@ -142,7 +140,10 @@ class ModalityAssets:
                 "path": dg.MetadataValue.path(ref["path"])})
             return ref
 
+        target_deps = [dg.AssetKey([m.search_target, "live_index"])] if m.search_target else []
+
         @dg.asset(name="evaluation", ins={"dataset": dg.AssetIn(upstream), "index": dg.AssetIn(self.index_candidate)},
+                  deps=target_deps,
                   kinds={"python"} | heavy, **common, **model_step,
                   description=f"Evaluation of the {m.name} candidate per language, before any swap: recall@1/@5, MRR, "
                               "macro F1 on annotations, latency p50/p95/p99 of the whole query path, batched "
@@ -180,7 +181,7 @@ class ModalityAssets:
         def live_index(context: dg.AssetExecutionContext, report: dict, platform: PlatformResource,
                        quality: QualityResource) -> dict:
             try:
-                result = pipeline.promote(platform.layout(), context.partition_key, m.name, report,
+                result = pipeline.promote(platform.layout(), context.partition_key, m, report,
                                           quality.gate_config(), context.run.run_id)
             except pipeline.GateFailed as exc:
                 raise dg.Failure(description=str(exc),
@@ -294,11 +295,12 @@ class ModalityAssets:
         fn(ref, gates) -> (passed, metadata))."""
         asset_name, check_name, description, fn = spec
 
-        def run_check(context: dg.AssetCheckExecutionContext, quality: QualityResource, **inputs) -> dg.AssetCheckResult:
+        def run_check(context: dg.AssetCheckExecutionContext, quality: QualityResource, platform: PlatformResource,
+                      **inputs) -> dg.AssetCheckResult:
             ref = inputs[asset_name]
             if pipeline.absent(ref):
                 return dg.AssetCheckResult(passed=True, metadata=_absent_metadata(ref))
-            gates = load_tenant_config(Path(ref["tenant_dir"])).gate_config(quality.gate_config(), self.modality.name)
+            gates = pipeline.gates_for(platform.layout(), ref["tenant"], self.modality, quality.gate_config())
             passed, metadata = fn(ref, gates)
             return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
@@ -307,7 +309,8 @@ class ModalityAssets:
         run_check.__signature__ = inspect.Signature([
             inspect.Parameter("context", kind, annotation=dg.AssetCheckExecutionContext),
             inspect.Parameter(asset_name, kind, annotation=dict),
-            inspect.Parameter("quality", kind, annotation=QualityResource)])
+            inspect.Parameter("quality", kind, annotation=QualityResource),
+            inspect.Parameter("platform", kind, annotation=PlatformResource)])
         return dg.asset_check(asset=dg.AssetKey([self.modality.name, asset_name]), name=check_name,
                               description=description, **check)(run_check)
 

@@ -32,7 +32,7 @@ class FasterWhisperRecognizer(SpeechRecognizer):
         model_path: str | os.PathLike | None = None,
         compute_type: str = "int8",
         threads: int | None = None,
-        beam_size: int = 1,
+        beam_size: int = 5,
         **_: object,
     ):
         from faster_whisper import WhisperModel
@@ -51,17 +51,17 @@ class FasterWhisperRecognizer(SpeechRecognizer):
         english_only = folder.endswith(".en") or not self._model.model.is_multilingual
         self.languages = ("en",) if english_only else tuple(_LANGUAGE_CODES)
 
-    def transcribe(self, audio: np.ndarray, language: str) -> str:
+    def transcribe(self, audio: np.ndarray, language: str, prompt: str | None = None) -> str:
         if not self.supports(language):
             raise _unsupported(self.name, language, self.languages)
         segments, _info = self._model.transcribe(
             np.asarray(audio, dtype=np.float32), language=language, beam_size=self.beam_size,
-            vad_filter=False, condition_on_previous_text=False,
+            vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt or None,
         )
         return "".join(segment.text for segment in segments).strip()
 
-    def transcribe_batch(self, audios: Sequence[np.ndarray], language: str) -> list[str]:
-        return [self.transcribe(audio, language) for audio in audios]
+    def transcribe_batch(self, audios: Sequence[np.ndarray], language: str, prompt: str | None = None) -> list[str]:
+        return [self.transcribe(audio, language, prompt) for audio in audios]
 
     def load_args(self) -> dict:
         return {"model_path": self.model_path}
@@ -93,10 +93,11 @@ class TransformersWhisperRecognizer(SpeechRecognizer):
         self._accepts_language = multilingual and bool(getattr(generation, "task_to_id", None))
         self.languages = tuple(token.strip("<|>") for token in lang_to_id) if multilingual else ("en",)
 
-    def transcribe(self, audio: np.ndarray, language: str) -> str:
-        return self.transcribe_batch([audio], language)[0]
+    def transcribe(self, audio: np.ndarray, language: str, prompt: str | None = None) -> str:
+        return self.transcribe_batch([audio], language, prompt)[0]
 
-    def transcribe_batch(self, audios: Sequence[np.ndarray], language: str) -> list[str]:
+    def transcribe_batch(self, audios: Sequence[np.ndarray], language: str, prompt: str | None = None) -> list[str]:
+        """Batched greedy decoding; `prompt` becomes Whisper prompt tokens when given."""
         import torch
 
         if not self.supports(language):
@@ -106,6 +107,8 @@ class TransformersWhisperRecognizer(SpeechRecognizer):
             return []
         features = self._processor.feature_extractor(audios, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
         options = {"language": language, "task": "transcribe"} if self._accepts_language else {}
+        if prompt:
+            options["prompt_ids"] = torch.as_tensor(self._processor.get_prompt_ids(prompt))
         with torch.no_grad():
             tokens = self._model.generate(features, max_new_tokens=self.max_new_tokens, **options)
         return [text.strip() for text in self._processor.batch_decode(tokens, skip_special_tokens=True)]

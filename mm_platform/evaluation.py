@@ -26,6 +26,7 @@ def evaluate_retrieval(
     tenant_dir: Path,
     k: int = 5,
     progress: Callable[[str, int], None] | None = None,
+    check_models: bool = True,
 ) -> list[dict]:
     """One row per language: quality of the top hits and cost of the whole query path.
 
@@ -35,13 +36,12 @@ def evaluate_retrieval(
     models cannot answer (e.g. speech in a language the ASR model lacks) are counted and
     reported as unsupported, not scored.
     """
-    if modality.embedding_key(models) != handle.manifest["encoder_key"]:
+    if check_models and modality.embedding_key(models) != handle.manifest["encoder_key"]:
         raise RuntimeError(f"models {modality.embedding_key(models)} differ from "
                            f"{handle.manifest['encoder_key']} that built index {handle.version}")
     by_language: dict[str, list[dict]] = defaultdict(list)
     for q in queries:
         by_language[q["language"]].append(q)
-    extra = modality.extra_metrics(queries, models, tenant_dir)
     rows = []
     warmed = False
     for language in sorted(by_language):
@@ -70,7 +70,9 @@ def evaluate_retrieval(
             predicted.append(labels[0] if labels else None)
         truth = [q["annotation"] for q in items]
         throughput = 0.0
-        if items:
+        if items and not modality.batched_throughput:
+            throughput = round(len(items) / sum(latencies), 2) if sum(latencies) > 0 else 0.0
+        elif items:
             started = time.perf_counter()
             handle.search(modality.encode_queries(items, models, tenant_dir), k=k, language=language)
             batched = time.perf_counter() - started
@@ -87,11 +89,13 @@ def evaluate_retrieval(
             "error_rate": round(errors / len(items), 5) if items else 0.0,
             "n_unsupported": unsupported,
             "unsupported_reason": "; ".join(sorted(reasons)) or None,
-            **extra.get(language, {}),
         }
         rows.append(row)
         if progress:
             progress(language, len(items))
+    extra = modality.extra_metrics(queries, models, tenant_dir)  # after the timed pass, which it may reuse
+    for row in rows:
+        row.update(extra.get(row["language"], {}))
     return rows
 
 

@@ -32,9 +32,8 @@ def load_model(role: str, spec: dict):
     """Load the model a spec names (`{"name": backend, "model_path": ..., ...}`)."""
     args = {k: v for k, v in spec.items() if k not in ("name", "version", "dim", "languages") and v not in (None, "")}
     if role == "text":
-        name = spec["name"]
-        backend = "sentence-transformers" if name.startswith("sentence-transformers/") else name
-        return load_text_encoder(backend, **args)
+        # a loaded model's name is "<backend>/<folder>"; the backend is what is registered
+        return load_text_encoder(spec["name"].split("/", 1)[0], **args)
     name = spec["name"].split("/", 1)[0]
     if "model_path" in args:
         args["model_path"] = str(Path(args["model_path"]).resolve())

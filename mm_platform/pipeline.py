@@ -51,6 +51,12 @@ def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None) -> 
     return ModelSet(choices=choices)
 
 
+def gates_for(layout: Layout, tenant: str, modality: Modality, base: GateConfig) -> GateConfig:
+    """Platform gates, then the modality's own defaults, then the tenant's tenant.yaml."""
+    tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
+    return tenant_cfg.gate_config(base.with_overrides(modality.default_gates), modality.name)
+
+
 def absent(ref: dict) -> bool:
     return not ref.get("present", True)
 
@@ -230,12 +236,25 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
     handle = IndexHandle(Path(index_ref["path"]))
     models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
     queries = load_queries(dataset["path"])
-    rows = evaluate_retrieval(handle, modality, models, queries, layout.tenant_data(tenant), progress=progress)
-    model_name = " + ".join(spec["name"] for spec in handle.manifest["encoder"]["models"].values())
+    searched = handle
+    if modality.search_target:
+        # the caller's path: this modality's queries answered from the target's live index
+        target_store = index_store(layout, tenant, modality.search_target)
+        target_version = target_store.live_version()
+        if not target_version:
+            raise InputFileError(layout.tenant_data(tenant), f"no live {modality.search_target} index to answer "
+                                                             f"{modality.name} queries from; build it first")
+        from .query import target_models
+
+        searched = IndexHandle(target_store.version_dir(target_version))
+        models = target_models(handle, searched)
+    rows = evaluate_retrieval(searched, modality, models, queries, layout.tenant_data(tenant), progress=progress,
+                              check_models=searched is handle)
+    model_name = " + ".join(spec["name"] for spec in models.choices.values())
     for row in rows:
         row.update({"tenant": tenant, "modality": modality.name, "model": model_name, "index_version": handle.version})
     store = index_store(layout, tenant, modality.name)
-    config = load_tenant_config(layout.tenant_data(tenant)).gate_config(gates, modality.name)
+    config = gates_for(layout, tenant, modality, gates)
     live_version = store.live_version()
     live_report = store.evaluation(live_version) if live_version and live_version != handle.version else None
     failures = gate_failures(rows, config, sorted(dataset["languages"]), live_report["rows"] if live_report else None)
@@ -252,6 +271,7 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
         "gate_passed": not failures,
         "gate_failures": failures,
         "compared_to_live": live_version if live_report else None,
+        "searched_index": f"{searched.manifest['modality']}@{searched.version}",
         "summary": summarize(rows),
         "rows": rows,
     }
@@ -267,21 +287,21 @@ class GateFailed(RuntimeError):
     """The candidate did not pass its gates; the live pointer was left alone."""
 
 
-def promote(layout: Layout, tenant: str, modality: str, report: dict, gates: GateConfig, run_id: str) -> dict:
+def promote(layout: Layout, tenant: str, modality: Modality, report: dict, gates: GateConfig, run_id: str) -> dict:
     """Swap the live pointer to the evaluated version, re-checking the gates against whatever
     is live right now. Raises GateFailed and changes nothing when they fail."""
     if absent(report):
         return {"present": False, "reason": report.get("reason"), "swapped": False, "live_version": None}
-    store = index_store(layout, tenant, modality)
+    store = index_store(layout, tenant, modality.name)
     tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
-    config = tenant_cfg.gate_config(gates, modality)
+    config = gates_for(layout, tenant, modality, gates)
     live_version = store.live_version()
     live_report = store.evaluation(live_version) if live_version and live_version != report["index_version"] else None
     languages = sorted({r["language"] for r in report["rows"]})
     failures = list(report["gate_failures"]) or gate_failures(report["rows"], config, languages,
                                                               live_report["rows"] if live_report else None)
     if failures:
-        raise GateFailed(f"{tenant}/{modality} candidate {report['index_version']} not promoted: " + "; ".join(failures))
+        raise GateFailed(f"{tenant}/{modality.name} candidate {report['index_version']} not promoted: " + "; ".join(failures))
     entry = store.promote(report["index_version"], run_id, report["summary"],
                           keep=tenant_cfg.keep_versions or DEFAULT_KEEP_VERSIONS)
     return {"present": True, "live_version": report["index_version"], "previous_version": live_version,

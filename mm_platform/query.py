@@ -26,12 +26,19 @@ class LiveIndex:
 
     @classmethod
     def load(cls, layout: Layout, tenant: str, modality: Modality) -> "LiveIndex | None":
-        store = index_store(layout, tenant, modality.name)
-        version = store.live_version()
-        if not version:
+        """The index a modality's queries are answered from: its own live one, or for a modality
+        with a `search_target` (speech -> FAQ) the target's, with the query-side models of its own."""
+        own = index_store(layout, tenant, modality.name).live_version()
+        if not own:
             return None
-        handle = IndexHandle(store.version_dir(version))
-        return cls(handle, ModelSet.from_specs(handle.manifest["encoder"]["models"]), modality)
+        own_handle = IndexHandle(index_store(layout, tenant, modality.name).version_dir(own))
+        if not modality.search_target:
+            return cls(own_handle, ModelSet.from_specs(own_handle.manifest["encoder"]["models"]), modality)
+        target = index_store(layout, tenant, modality.search_target).live_version()
+        if not target:
+            return None
+        handle = IndexHandle(index_store(layout, tenant, modality.search_target).version_dir(target))
+        return cls(handle, target_models(own_handle, handle), modality)
 
     def search(self, query: dict, tenant_dir, k: int, language: str | None) -> list[dict]:
         if language is None and "asr" in self.modality.roles:
@@ -44,6 +51,14 @@ class LiveIndex:
             raise ValueError(reason)
         vector = self.modality.encode_queries([{"language": language, **query}], self.models, tenant_dir)
         return [{"score": round(h.score, 4), **h.row} for h in self.handle.search(vector, k=k, language=language)[0]]
+
+
+def target_models(own: IndexHandle, target: IndexHandle) -> ModelSet:
+    """Query-side models of a modality searching another modality's index: the target's models
+    for the vector space (never a mixed pair), the modality's own for the rest (e.g. its ASR)."""
+    own_models = own.manifest["encoder"]["models"]
+    target_specs = target.manifest["encoder"]["models"]
+    return ModelSet.from_specs({**{r: s for r, s in own_models.items() if r not in target_specs}, **target_specs})
 
 
 @dataclass

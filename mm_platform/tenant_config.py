@@ -6,6 +6,7 @@ models:                                   # model per role (default: the embedde
   text: use-multilingual-v3
   image: {name: clip, model_path: /models/clip-vit-b32}
   asr: faster-whisper
+asr_vocabulary: [e-reader, acupuncture]   # words that bias speech recognition
 gates:                                    # global overrides, then per-modality ones
   min_f1: 0.92
   speech: {max_wer: 0.2}
@@ -24,7 +25,7 @@ from .gates import GateConfig
 from .validation import InputFileError
 
 TENANT_FILE = "tenant.yaml"
-KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models"}
+KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models", "asr_vocabulary"}
 ROLES = ("text", "image", "asr")
 
 
@@ -34,6 +35,7 @@ class TenantConfig:
     keep_versions: int | None = None
     modalities: tuple[str, ...] | None = None
     models: dict = field(default_factory=dict)
+    asr_vocabulary: tuple[str, ...] = ()
 
     def gate_config(self, base: GateConfig, modality: str | None = None) -> GateConfig:
         scalars = {k: v for k, v in self.gates.items() if not isinstance(v, dict)}
@@ -87,5 +89,9 @@ def load_tenant_config(tenant_dir: Path) -> TenantConfig:
         if not isinstance(choice, dict) or not isinstance(choice.get("name"), str):
             raise InputFileError(path, f"models.{role}: expected a backend name or {{name, model_path}}")
         normalized[role] = choice
+    vocabulary = data.get("asr_vocabulary") or []
+    if not isinstance(vocabulary, list) or not all(isinstance(w, str) for w in vocabulary):
+        raise InputFileError(path, "'asr_vocabulary' must be a list of words or phrases")
     return TenantConfig(gates=gates, keep_versions=keep,
-                        modalities=tuple(modalities) if modalities is not None else None, models=normalized)
+                        modalities=tuple(modalities) if modalities is not None else None, models=normalized,
+                        asr_vocabulary=tuple(vocabulary))

@@ -90,8 +90,9 @@ class SpeechRecognizer(ABC):
         return language in self.languages
 
     @abstractmethod
-    def transcribe(self, audio: np.ndarray, language: str) -> str:
-        """`audio`: float32 mono samples at 16 kHz in [-1, 1]."""
+    def transcribe(self, audio: np.ndarray, language: str, prompt: str | None = None) -> str:
+        """`audio`: float32 mono samples at 16 kHz in [-1, 1]; `prompt`: domain vocabulary
+        (product names...) that biases decoding, where the backend supports it."""
 
     def spec(self) -> dict:
         return {"name": self.name, "version": self.version, "languages": list(self.languages), **self.load_args()}

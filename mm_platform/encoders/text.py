@@ -111,8 +111,7 @@ def load_text_encoder(name: str, model_path: str | None = None, **args: object) 
 def load_from_spec(spec: dict) -> TextEncoder:
     """Load the encoder an index manifest names, and insist its version is the same."""
     name = spec["name"]
-    backend = "sentence-transformers" if name.startswith("sentence-transformers/") else name
-    encoder = load_text_encoder(backend, model_path=spec.get("model_path"))
+    encoder = load_text_encoder(name.split("/", 1)[0], model_path=spec.get("model_path"))
     if encoder.version != spec["version"]:
         raise RuntimeError(
             f"encoder {name} on disk is version {encoder.version}, the index was built with {spec['version']}"

@@ -59,6 +59,13 @@ class Modality(ABC):
     roles: tuple[str, ...]
     #: whether the embedding step wants a GPU in production
     gpu: bool = False
+    #: gate defaults of this modality (platform config and tenant.yaml still override)
+    default_gates: dict = {}
+    #: measure throughput on the batched path (False: the sequential per-query path)
+    batched_throughput: bool = True
+    #: answer this modality's queries from another modality's live index (speech -> FAQ answer);
+    #: None: from its own index
+    search_target: str | None = None
     #: claim evaluation queries that carry no modality's query field (the text modality does,
     #: so such rows are quarantined with a clear reason instead of being skipped silently)
     claims_unmatched: bool = False

@@ -2,8 +2,10 @@
 
 The corpus rows are transcribed by the configured ASR model (a derived `transcripts` asset with
 WER for English and CER for Chinese and Japanese against the given text); the transcript is what
-gets embedded with the text encoder. Rows in a language the ASR model does not support are
-marked so and embedded from their given text; audio queries in such a language are reported as
+gets embedded with the text encoder into the tenant's index of spoken queries. A spoken query is
+answered the way a caller is: audio -> transcript -> the tenant's live FAQ, so that is the path
+the speech evaluation measures. Rows in a language the ASR model does not support are marked so
+and embedded from their given text; audio queries in such a language are reported as
 unsupported, never scored as silent failures.
 """
 
@@ -20,7 +22,7 @@ from ..atomic import atomic_write_json
 from ..media import SAMPLE_RATE, MediaError, load_audio
 from ..metrics import char_error_rate, word_error_rate
 from ..models import ModelSet
-from ..validation import RowError, content_hash, language_field, text_field
+from ..validation import InputFileError, RowError, content_hash, language_field, text_field
 from .base import Modality, file_hash, media_path
 
 #: languages scored by word error rate; the others (zh, ja: no spaces) by character error rate
@@ -41,6 +43,21 @@ def _chars(text: str) -> str:
     return "".join(c for c in text if c.isalnum())
 
 
+def vocabulary_prompt(tenant_dir: Path, language: str) -> str | None:
+    """Domain vocabulary that biases transcription: the tenant's catalogue (the `entity` names of
+    its FAQ rows in that language) plus `asr_vocabulary` from tenant.yaml. None when empty."""
+    from ..tenant_config import load_tenant_config
+    from .faq import FaqModality
+
+    words = list(load_tenant_config(tenant_dir).asr_vocabulary)
+    try:
+        words += sorted({r["entity"] for r in FaqModality().parse(tenant_dir, "").rows
+                         if r["language"] == language and r["entity"]})
+    except InputFileError:
+        pass
+    return ("Customer questions about: " + ", ".join(dict.fromkeys(words)) + ".") if words else None
+
+
 class SpeechModality(Modality):
     """Spoken queries (16 kHz mono after normalisation) with their text and intent label."""
 
@@ -49,7 +66,17 @@ class SpeechModality(Modality):
     query_field = "audio_path"
     roles = ("asr", "text")
     gpu = True
+    search_target = "faq"
     derived_name = "transcripts"
+    #: a spoken query includes transcription (about a second on CPU) and inherits its errors: the
+    #: embedded English-only tiny.en is gated accordingly; production Whisper models should raise
+    #: these in QualityResource or tenant.yaml (`gates: {speech: {...}}`)
+    default_gates = {"max_latency_p95_ms": 3000.0, "min_f1": 0.75, "min_recall_at_1": 0.75}
+    #: transcription dominates: throughput is measured on the sequential per-query path
+    batched_throughput = False
+
+    def __init__(self):
+        self._transcripts: dict[tuple, str] = {}
     derived_description = ("Transcripts of the tenant's speech clips by the configured ASR model, with WER (en) and "
                            "CER (zh, ja) against the given text; rows in languages the model does not support are "
                            "marked unsupported and keep their given text. Only new audio is transcribed.")
@@ -91,13 +118,16 @@ class SpeechModality(Modality):
 
     def derive(self, rows: list[dict], models: ModelSet, tenant_dir: Path, cache_root: Path, progress=None):
         asr = models.asr
+        prompts = {lang: vocabulary_prompt(tenant_dir, lang) for lang in {r["language"] for r in rows}}
+        # a transcript depends on the audio, the model and the vocabulary prompt
+        keys = {r["id"]: content_hash(r["audio_hash"], prompts[r["language"]] or "") for r in rows}
         cache_path = cache_root / asr.key / "transcripts.json"
         cache = json.loads(cache_path.read_text("utf-8")) if cache_path.exists() else {}
-        todo = [r for r in rows if asr.supports(r["language"]) and r["audio_hash"] not in cache]
+        todo = [r for r in rows if asr.supports(r["language"]) and keys[r["id"]] not in cache]
         started = time.perf_counter()
         for i, row in enumerate(todo, 1):
             audio, _ = load_audio(Path(tenant_dir) / row["audio_path"])
-            cache[row["audio_hash"]] = asr.transcribe(audio, row["language"])
+            cache[keys[row["id"]]] = asr.transcribe(audio, row["language"], prompts[row["language"]])
             if progress and (i % 25 == 0 or i == len(todo)):
                 progress(i, len(todo))
         seconds = time.perf_counter() - started
@@ -106,7 +136,7 @@ class SpeechModality(Modality):
         out, by_language = [], defaultdict(list)
         for row in rows:
             if asr.supports(row["language"]):
-                transcript = cache[row["audio_hash"]]
+                transcript = cache[keys[row["id"]]]
                 metric, value = error_rate(row["language"], row["text"], transcript)
                 by_language[(row["language"], metric)].append(value)
                 out.append({**row, "transcript": transcript, "transcript_status": "transcribed",
@@ -131,8 +161,16 @@ class SpeechModality(Modality):
         return models.text.encode([r["embed_text"] for r in rows])
 
     def transcribe_query(self, query: dict, models: ModelSet, tenant_dir: Path) -> str:
-        audio, _ = load_audio(Path(tenant_dir) / query["audio_path"])
-        return models.asr.transcribe(audio, query["language"])
+        """Always transcribes (this is the measured query path); remembers the last transcripts so
+        WER/CER of the same queries needs no second pass."""
+        path = Path(tenant_dir) / query["audio_path"]
+        audio, _ = load_audio(path)
+        prompt = vocabulary_prompt(tenant_dir, query["language"])
+        text = models.asr.transcribe(audio, query["language"], prompt)
+        if len(self._transcripts) > 10_000:
+            self._transcripts.clear()
+        self._transcripts[(str(path), models.asr.key, prompt)] = text
+        return text
 
     def encode_queries(self, queries: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
         return models.text.encode([self.transcribe_query(q, models, tenant_dir) for q in queries])
@@ -148,7 +186,9 @@ class SpeechModality(Modality):
         scores = defaultdict(list)
         for q in queries:
             if q.get("text") and not self.query_unsupported(q, models):
-                metric, value = error_rate(q["language"], q["text"], self.transcribe_query(q, models, tenant_dir))
+                key = (str(Path(tenant_dir) / q["audio_path"]), models.asr.key, vocabulary_prompt(tenant_dir, q["language"]))
+                transcript = self._transcripts.get(key) or self.transcribe_query(q, models, tenant_dir)
+                metric, value = error_rate(q["language"], q["text"], transcript)
                 scores[(q["language"], metric)].append(value)
         return {lang: {metric: round(float(np.mean(v)), 4)} for (lang, metric), v in scores.items()}
 
