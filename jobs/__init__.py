@@ -1,5 +1,7 @@
 """Jobs and schedules."""
 
-from .indexing import ci_checks_job, index_tenant_job, nightly_reindex_schedule
+from .indexing import (challenger_evaluation_job, ci_checks_job, index_tenant_job, nightly_reindex_schedule,
+                       promotion_job)
 
-__all__ = ["ci_checks_job", "index_tenant_job", "nightly_reindex_schedule"]
+__all__ = ["challenger_evaluation_job", "ci_checks_job", "index_tenant_job", "nightly_reindex_schedule",
+           "promotion_job"]

@@ -5,9 +5,11 @@ import dagster as dg
 
 from mm_assets.partitions import tenant_partitions
 
+TENANT_ASSETS = dg.AssetSelection.all() - dg.AssetSelection.groups("models")
+
 index_tenant_job = dg.define_asset_job(
     "index_tenant",
-    selection=dg.AssetSelection.all(),
+    selection=TENANT_ASSETS,
     description="Validate, embed, index and evaluate every modality of one tenant, then swap each live "
                 "pointer whose gates pass.",
 )
@@ -16,7 +18,7 @@ index_tenant_job = dg.define_asset_job(
 def ci_checks_job(live_pointer_keys: list[dg.AssetKey]) :
     return dg.define_asset_job(
         "ci_checks",
-        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*live_pointer_keys),
+        selection=TENANT_ASSETS - dg.AssetSelection.assets(*live_pointer_keys),
             description="Every asset and check up to the evaluation gates; never touches what is live.",
     )
 
@@ -28,3 +30,16 @@ def nightly_reindex_schedule(context: dg.ScheduleEvaluationContext):
     for tenant in context.instance.get_dynamic_partitions(tenant_partitions.name):
         yield dg.RunRequest(partition_key=tenant, run_key=f"nightly-{tenant}-{context.scheduled_execution_time:%Y-%m-%d}",
                             tags={"mm/tenant": tenant, "mm/trigger": "nightly"})
+
+
+challenger_evaluation_job = dg.define_asset_job(
+    "challenger_evaluation",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["models", "challenger_evaluation"])),
+    description="Evaluate a registered challenger against the champion on every tenant (shadow builds, gates).",
+)
+
+promotion_job = dg.define_asset_job(
+    "promotion",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["models", "champion"])),
+    description="Promote the evaluated challenger: move the champion alias and swap passing tenants' shadows.",
+)

@@ -30,8 +30,12 @@ CPU_POOL = "cpu_index"
 
 
 def step_op_tags(gpu: bool) -> dict:
-    """op_tags for one step; only the k8s_job_executor reads them."""
-    return {"dagster-k8s/config": GPU_STEP if gpu else CPU_STEP}
+    """op_tags for one step; only the k8s_job_executor reads them. GPU steps run the CUDA image
+    when `MM_GPU_IMAGE` names it (deploy/Dockerfile.cuda)."""
+    config = GPU_STEP if gpu else CPU_STEP
+    if gpu and os.environ.get("MM_GPU_IMAGE"):
+        config = {**config, "container_config": {**config["container_config"], "image": os.environ["MM_GPU_IMAGE"]}}
+    return {"dagster-k8s/config": config}
 
 
 def step_pool(gpu: bool) -> str:

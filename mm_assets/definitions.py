@@ -3,14 +3,16 @@ from the registered modality plugins."""
 
 import dagster as dg
 
-from jobs import ci_checks_job, index_tenant_job, nightly_reindex_schedule
+from jobs import (challenger_evaluation_job, ci_checks_job, index_tenant_job, nightly_reindex_schedule,
+                  promotion_job)
 from jobs.k8s import executor
 from mm_platform import settings
 from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
-from sensors import tenant_data_sensor, tenant_run_failure_sensor
+from sensors import promotion_sensor, registry_inbox_sensor, tenant_data_sensor, tenant_run_failure_sensor
 
 from .factory import build_all, build_joint_evaluation
+from .models import MODEL_ASSETS, MODEL_CHECKS
 
 settings.configure_offline()
 
@@ -18,11 +20,12 @@ MODALITY_ASSETS = build_all(registered_modalities())
 JOINT_EVALUATION, JOINT_CHECK = build_joint_evaluation(MODALITY_ASSETS)
 
 defs = dg.Definitions(
-    assets=[a for m in MODALITY_ASSETS for a in m.assets] + [JOINT_EVALUATION],
-    asset_checks=[c for m in MODALITY_ASSETS for c in m.checks] + [JOINT_CHECK],
-    jobs=[index_tenant_job, ci_checks_job([m.live_index for m in MODALITY_ASSETS])],
+    assets=[a for m in MODALITY_ASSETS for a in m.assets] + [JOINT_EVALUATION] + MODEL_ASSETS,
+    asset_checks=[c for m in MODALITY_ASSETS for c in m.checks] + [JOINT_CHECK] + MODEL_CHECKS,
+    jobs=[index_tenant_job, ci_checks_job([m.live_index for m in MODALITY_ASSETS]), challenger_evaluation_job,
+          promotion_job],
     schedules=[nightly_reindex_schedule],
-    sensors=[tenant_data_sensor, tenant_run_failure_sensor],
+    sensors=[tenant_data_sensor, tenant_run_failure_sensor, registry_inbox_sensor, promotion_sensor],
     resources=build_resources(),
     executor=executor(),
 )

@@ -11,6 +11,7 @@ from mm_platform import pipeline
 from mm_platform.embeddings import load_embeddings
 from mm_platform.index import IndexHandle
 from mm_platform.modalities.base import Modality
+from mm_platform.observability import gateway_from_env, push_evaluation_metrics
 from mm_platform.validation import InputFileError
 from jobs.k8s import step_op_tags, step_pool
 from resources import ModelsResource, PlatformResource, QualityResource
@@ -168,6 +169,7 @@ class ModalityAssets:
                       r["error_rate"], r.get("wer", "-"), r.get("cer", "-")] for r in report["rows"]]),
             }
             metadata.update({f"all/{k}": v for k, v in report["summary"].items()})
+            push_evaluation_metrics(report, gateway_from_env())  # no-op without MM_PUSHGATEWAY_URL
             for row in report["rows"]:  # numeric metadata: the UI plots each over time
                 if row["n_queries"]:
                     metadata.update({f"{row['language']}/{k}": float(row[k]) for k in EVAL_METRICS

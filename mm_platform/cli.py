@@ -18,7 +18,9 @@ def _dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", "utf-8")
+        # queued runs, one run per tenant at a time and pool limits (deploy/dagster.yaml.local)
+        template = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml.local"
+        config.write_text(template.read_text("utf-8") if template.exists() else "telemetry:\n  enabled: false\n", "utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -233,6 +235,108 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .registry import FAMILIES, ModelRegistry, RegistryError, seed_bundled
+
+    layout = Layout.from_env()
+    registry = ModelRegistry(layout.storage_dir)
+    try:
+        if args.models_command == "seed":
+            for family, info in seed_bundled(registry).items():
+                print(f"{family}: champion {info['champion']}; candidates {', '.join(info['candidates']) or '-'}")
+        elif args.models_command == "list":
+            for family in [args.family] if args.family else FAMILIES:
+                aliases = registry.aliases(family)
+                for version in registry.versions(family):
+                    marks = [a for a, v in aliases.items() if v == version.version_id]
+                    quant = version.quantization or {}
+                    print(f"{family:<15} {version.version_id:<48} {version.backend:<32} "
+                          f"{version.manifest.get('size_bytes', 0) / 1e6:8.1f} MB  {','.join(marks) or '-':<20}"
+                          + (f" int{quant.get('bits')} of {quant.get('from_version')}" if quant else ""))
+        elif args.models_command == "register":
+            version = registry.register(args.family, args.backend, Path(args.path), source=args.source or str(args.path))
+            print(("already registered: " if version.existing else "registered: ") + version.version_id)
+            if args.challenger:
+                registry.set_alias(args.family, "challenger", version, run_id=f"cli-{os.getpid()}", reason="mm models register")
+                print(f"{version.version_id} is now the {args.family} challenger")
+        elif args.models_command == "history":
+            for family in [args.family] if args.family else FAMILIES:
+                for e in registry.history(family):
+                    metrics = e.get("metrics") or {}
+                    shown = ", ".join(f"{k}={v}" for k, v in metrics.items() if isinstance(v, (int, float)))
+                    print(f"{e['time']}  {family:<14} {e['alias']:<10} {e.get('tenant') or '*':<10} "
+                          f"{e.get('from') or '-'} -> {e.get('to') or '-'}  run {str(e['run_id'])[:12]}"
+                          + ("  FORCED" if e.get("forced") else "") + (f"  [{shown}]" if shown else "")
+                          + (f"  ({e['reason']})" if e.get("reason") else ""))
+        elif args.models_command == "served":
+            print(registry.served_at(args.family, args.tenant, args.at) or "nothing")
+        elif args.models_command == "rollback":
+            history = [e for e in registry.history(args.family) if e["alias"] == "champion" and not e.get("tenant")]
+            if not history or not history[-1].get("from"):
+                print(f"error: no previous {args.family} champion", file=sys.stderr)
+                return 1
+            registry.set_alias(args.family, "champion", history[-1]["from"], run_id=f"cli-{os.getpid()}",
+                               reason=args.reason)
+            print(f"{args.family} champion rolled back to {history[-1]['from']}")
+        elif args.models_command in ("evaluate", "promote"):
+            return _challenge(layout, registry, args)
+    except (RegistryError, LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
+    """Challenger evaluation on every tenant, then (unless --no-promote) the gated promotion."""
+    from . import promotion
+    from .gates import GateConfig
+
+    challenger = args.version or registry.resolve(args.family, "challenger")
+    by_backend = [v.version_id for v in registry.versions(args.family) if v.backend == challenger]
+    challenger = by_backend[-1] if by_backend else challenger  # a backend name means its newest version
+    run_id = f"cli-{os.getpid()}"
+    report = promotion.challenge(layout, registry, args.family, challenger, layout.discover_tenants()[0], GateConfig(),
+                                 run_id, log=lambda m: print("  " + m))
+    print(f"\n{'tenant':<12} {'lang':<5} {'champion F1':>12} {'challenger F1':>14} {'delta':>7} {'p95 ms':>15}")
+    for c in report["cells"]:
+        print(f"{c['tenant']:<12} {c['language']:<5} {c['champion']['f1_macro']:>12.3f} {c['challenger']['f1_macro']:>14.3f} "
+              f"{c['delta_f1']:>+7.3f} {c['champion']['latency_p95_ms']:>7.1f}->{c['challenger']['latency_p95_ms']:<7.1f}")
+    for tenant, result in report["tenants"].items():
+        print(f"{tenant}: {'passes' if result['passed'] else 'keeps its champion: ' + '; '.join(result['failures'])}")
+    print("gates: " + ("passed" if report["gate_passed"] else "FAILED: " + "; ".join(report["gate_failures"])))
+    if args.models_command == "evaluate" and args.no_promote:
+        return 0 if report["gate_passed"] else 1
+    force = getattr(args, "force", False)
+    if force and not args.reason:
+        print("error: --force needs --reason (it goes into the audit log)", file=sys.stderr)
+        return 2
+    try:
+        result = promotion.promote(layout, registry, report, run_id, force_reason=args.reason if force else None)
+    except promotion.pipeline.GateFailed as exc:
+        print(f"not promoted: {exc}")
+        return 1
+    print(f"champion {result['from']} -> {result['to']}; swapped: {', '.join(result['swapped']) or 'none'}; "
+          f"kept their old pair: {', '.join(result['kept_old_pair']) or 'none'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serving.server import main as serve_main
+
+    return serve_main(args.serve_args)
+
+
+def cmd_api_keys(args: argparse.Namespace) -> int:
+    from .serving.keys import demo_keys_path, generate_demo_keys
+
+    layout = Layout.from_env()
+    keys = generate_demo_keys(layout)
+    print(f"demo API keys, one per tenant (only their hashes are stored, in {demo_keys_path(layout)}):")
+    for tenant, key in keys.items():
+        print(f"  {tenant}: {key}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,11 +385,54 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             q.add_argument("--reason", default="manual rollback")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("models", help="the model registry: list, register, evaluate/promote, history, rollback")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("seed", help="register the bundled models (first run)")
+    q = msub.add_parser("list")
+    q.add_argument("--family")
+    q = msub.add_parser("register", help="register a model folder (refuses pickles and custom code)")
+    q.add_argument("path")
+    q.add_argument("--family", required=True)
+    q.add_argument("--backend", required=True)
+    q.add_argument("--source")
+    q.add_argument("--challenger", action="store_true", help="make it the family's challenger")
+    q = msub.add_parser("history")
+    q.add_argument("--family")
+    q = msub.add_parser("served", help="which version served a tenant at a time")
+    q.add_argument("--family", default="text_encoder")
+    q.add_argument("--tenant", required=True)
+    q.add_argument("--at", required=True, help="ISO time, e.g. 2026-11-26T08:00:00+00:00")
+    for name, text in (("evaluate", "challenger vs champion on every tenant, then promote if the gates pass"),
+                       ("promote", "evaluate and promote (the gates still apply unless --force --reason)")):
+        q = msub.add_parser(name, help=text)
+        q.add_argument("--family", default="text_encoder")
+        q.add_argument("--version", help="challenger version id or backend name (default: the challenger alias)")
+        q.add_argument("--reason", help="recorded in the audit log")
+        if name == "evaluate":
+            q.add_argument("--no-promote", action="store_true")
+        else:
+            q.add_argument("--force", action="store_true", help="promote even if the gates fail (needs --reason)")
+    q = msub.add_parser("rollback", help="point the champion back to the previous version")
+    q.add_argument("--family", default="text_encoder")
+    q.add_argument("--reason", default="manual rollback")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("serve", help="the Dify External Knowledge API over the live indexes (see `mm serve -h`)",
+                       add_help=False)
+    p.add_argument("serve_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("api-keys", help="generate a demo API key per tenant for `mm serve` and print them")
+    p.set_defaults(func=cmd_api_keys)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     settings.configure_offline()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # the service parses its own options (`mm serve -h`)
+        return cmd_serve(argparse.Namespace(serve_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

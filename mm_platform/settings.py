@@ -7,7 +7,8 @@ from pathlib import Path
 
 DEFAULT_DATA_DIR = "data/tenants"
 DEFAULT_STORAGE_DIR = "storage"
-DEFAULT_TEXT_ENCODER = "use-multilingual-v3"
+#: "champion": the model registry's text-encoder champion (per tenant); or a backend name
+DEFAULT_TEXT_ENCODER = "champion"
 
 
 def data_dir() -> Path:

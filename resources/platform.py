@@ -23,7 +23,9 @@ class PlatformResource(dg.ConfigurableResource):
 
 class ModelsResource(dg.ConfigurableResource):
     """The platform's model per role (a tenant's `tenant.yaml` may choose others); each backend
-    is a registered plugin, loaded once per process from a local path."""
+    is a registered plugin, loaded once per process from a local path. `text_encoder: champion`
+    (the default) takes the model registry's text-encoder champion for the tenant, seeding the
+    registry with the bundled models on first use."""
 
     text_encoder: str = settings.DEFAULT_TEXT_ENCODER
     text_model_path: str = ""
@@ -42,7 +44,23 @@ class ModelsResource(dg.ConfigurableResource):
 
     def for_tenant(self, layout: Layout, tenant: str) -> ModelSet:
         settings.configure_offline()
-        return tenant_models(layout, tenant, self.defaults())
+        defaults = self.defaults()
+        if self.text_encoder == "champion":
+            defaults["text"] = champion_spec(layout, "text_encoder", tenant)
+        return tenant_models(layout, tenant, defaults)
+
+
+def champion_spec(layout: Layout, family: str, tenant: str) -> dict:
+    """The registry champion of a family for a tenant (the registry is seeded on first use)."""
+    from mm_platform.registry import ModelRegistry, seed_bundled
+
+    registry = ModelRegistry(layout.storage_dir)
+    try:
+        version = registry.resolve(family, "champion", tenant)
+    except LookupError:
+        seed_bundled(registry)
+        version = registry.resolve(family, "champion", tenant)
+    return registry.spec_for(version)
 
 
 class QualityResource(dg.ConfigurableResource):

@@ -5,6 +5,7 @@ import dagster as dg
 from jobs.indexing import index_tenant_job
 from mm_platform.atomic import append_jsonl
 from mm_platform.index import now_iso
+from mm_platform.observability import gateway_from_env, push_run_outcome
 from mm_platform.tenancy import Layout, TenantError, validate_tenant_id
 
 
@@ -21,3 +22,4 @@ def tenant_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
     append_jsonl(Layout.from_env().artifact(tenant, "failures.jsonl"), {
         "time": now_iso(), "run_id": context.dagster_run.run_id, "job": context.dagster_run.job_name,
         "failed_steps": steps, "message": context.failure_event.message})
+    push_run_outcome(tenant, None, False, gateway_from_env())  # no-op without MM_PUSHGATEWAY_URL

@@ -27,7 +27,8 @@ def test_small_profile_all_tenants_go_live_with_multilingual_encoder(layout, run
         assert report["live"] and {r["language"] for r in report["rows"]} == {"zh", "en", "ja"}
         for row in report["rows"]:
             assert row["f1_macro"] >= 0.9 and row["recall_at_1"] >= 0.85, row
-        canary = {e.check_name: e for e in result.get_asset_check_evaluations()}["tenant_isolation_canary"]
+        (canary,) = [e for e in result.get_asset_check_evaluations()
+                     if e.check_name == "tenant_isolation_canary" and e.asset_key.path[0] == "faq"]
         assert canary.metadata["probes"].value > 0 and canary.metadata["leaks"].value == 0
     evaluation = metadata(result, "faq/evaluation")
     assert {"en/f1_macro", "zh/latency_p95_ms", "ja/recall_at_1", "all/mrr"} <= set(evaluation)
@@ -79,7 +80,8 @@ def test_too_many_bad_rows_block_everything_downstream(layout, runner, tiny_tena
 def test_missing_language_blocks_the_swap(layout, runner, tiny_tenant):
     write_json(layout.tenant_data(tiny_tenant) / "faq.json", [r for r in TINY_FAQ if r["language"] != "ja"])
     result = runner.run(tiny_tenant)
-    evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["all_languages_present"]
+    (evaluation,) = [e for e in result.get_asset_check_evaluations()
+                     if e.check_name == "all_languages_present" and e.asset_key.path[0] == "faq"]
     assert not evaluation.passed and evaluation.metadata["missing"].value == "ja"
     assert "faq/live_index" not in materialized(result)
 
