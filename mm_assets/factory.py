@@ -331,7 +331,7 @@ def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
                   "op_tags": step_op_tags(True), "pool": step_pool(True)},
               automation_condition=dg.AutomationCondition.eager(),
               description="Joint queries (text, audio, image and video in one request) answered from the tenant's "
-                          "live indexes with a fused ranking (reciprocal rank fusion over FAQ rows): F1 and recall on "
+                          "live indexes with a fused ranking (weighted sum of cosine scores over FAQ rows): F1 and recall on "
                           "the intent, accuracy on the pictured product, latency per request.")
     def joint_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dict:
         layout = platform.layout()

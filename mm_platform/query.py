@@ -12,8 +12,6 @@ from .modalities.base import Modality
 from .pipeline import index_store
 from .tenancy import Layout
 
-#: reciprocal rank fusion constant (Cormack et al.)
-RRF_K = 60
 
 
 @dataclass

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -61,16 +62,19 @@ class MediaProfile:
     image_queries: int
     speech_rows: int
     audio_queries_per_language: int
+    joint_per_language: int
     videos: int
     video_queries: int
 
 
 MEDIA_PROFILES = {
     "small": MediaProfile(
-        products=6, image_queries=12, speech_rows=18, audio_queries_per_language=8, videos=2, video_queries=4
+        products=6, image_queries=12, speech_rows=18, audio_queries_per_language=8, videos=2, video_queries=4,
+        joint_per_language=4
     ),
     "seed": MediaProfile(
-        products=334, image_queries=100, speech_rows=1000, audio_queries_per_language=20, videos=34, video_queries=30
+        products=334, image_queries=100, speech_rows=1000, audio_queries_per_language=20, videos=34, video_queries=30,
+        joint_per_language=20
     ),
 }
 
@@ -219,7 +223,9 @@ def write_media_demo(
         atomic_write_text(tenant_dir / "images.csv", _csv(image_rows, ("image_path", "description", "language", "annotation")))
         atomic_write_json(tenant_dir / "speech.json", speech_rows)
         atomic_write_json(tenant_dir / "video.json", video_rows)
-        _append_eval_queries(tenant_dir / "eval_queries.json", image_queries + audio_queries + video_queries)
+        joint = _joint_requests(text_queries, products, image_queries, audio_queries, video_queries,
+                                size.joint_per_language, rng)
+        _append_eval_queries(tenant_dir / "eval_queries.json", image_queries + audio_queries + video_queries + joint)
         _remove_stale(tenant_dir, written)
         counts[tenant] = {
             "products": len(products),
@@ -229,8 +235,45 @@ def write_media_demo(
             "image_queries": len(image_queries),
             "audio_queries": len(audio_queries),
             "video_queries": len(video_queries),
+            "joint_requests": len(joint),
         }
     return counts
+
+
+def _joint_requests(text_queries: list[dict], products: Sequence[Product], image_queries: list[dict],
+                    audio_queries: list[dict], video_queries: list[dict], per_language: int,
+                    rng: random.Random) -> list[dict]:
+    """Joint requests: a text question about a product, with a photo (and a clip) of that product and
+    a spoken question of the same intent where one exists. The expected answer is the FAQ entry of
+    the question's intent for the pictured product (`annotation` + `entity`)."""
+    by_key = {p.key: p for p in products}
+
+    def product_of(path: str) -> Product:
+        return by_key[Path(path).stem.split("-", 1)[1]]
+
+    photos, clips = defaultdict(list), defaultdict(list)
+    for query in image_queries:
+        photos[product_of(query["image_path"]).entity.key].append(query["image_path"])
+    for query in video_queries:
+        clips[product_of(query["video_path"]).entity.key].append(query["video_path"])
+    entities = {p.entity.key: p.entity for p in products}
+    requests = []
+    for language in LANGUAGES:
+        spoken = defaultdict(list)
+        for query in audio_queries:
+            if query["language"] == language:
+                spoken[query["annotation"]].append(query["audio_path"])
+        candidates = [(q, e) for q in text_queries if q["language"] == language
+                      for e in entities.values() if e.name[language] in q["query"] and photos[e.key]]
+        for query, entity in rng.sample(candidates, min(per_language, len(candidates))):
+            parts = {"query": query["query"], "image_path": rng.choice(photos[entity.key])}
+            if clips[entity.key]:
+                parts["video_path"] = rng.choice(clips[entity.key])
+            if spoken[query["annotation"]]:
+                parts["audio_path"] = rng.choice(spoken[query["annotation"]])
+            requests.append({"joint": parts, "language": language, "annotation": query["annotation"],
+                             "entity": entity.name[language]})
+    return requests
 
 
 # --- products ---
