@@ -49,6 +49,8 @@ def _open_image(path: Path):
         raise MediaError(path, "not a JPEG or PNG image (unrecognised data)") from None
     except Image.DecompressionBombError:
         raise MediaError(path, "image too large") from None
+    except (OSError, SyntaxError, ValueError):  # a header cut short fails while being read
+        raise MediaError(path, "corrupt or truncated image") from None
 
 
 def image_info(path: str | os.PathLike) -> dict:

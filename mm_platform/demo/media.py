@@ -50,7 +50,7 @@ VIDEO_FPS = 8
 SAMPLE_RATE = 16000
 ESPEAK = "espeak-ng"
 SPEECH_WORKERS = 2
-MEDIA_QUERY_KEYS = ("image_path", "audio_path", "video_path")
+MEDIA_QUERY_KEYS = ("image_path", "audio_path", "video_path", "joint")
 
 # frames of the three video scenes at VIDEO_FPS: product moving/zooming, close-up, label card
 SCENE_FRAMES = (12, 8, 4)

@@ -34,23 +34,30 @@ def test_small_profile_all_tenants_go_live_with_multilingual_encoder(layout, run
     assert {"en/f1_macro", "zh/latency_p95_ms", "ja/recall_at_1", "all/mrr"} <= set(evaluation)
 
 
-def test_minilm_passes_english_but_fails_chinese_and_japanese(layout, runner, tiny_tenant):
-    result = runner.run(tiny_tenant, encoder="all-minilm-l6-v2")
+@pytest.fixture
+def demo_tenant(layout) -> str:
+    """The small demo's ecommerce FAQ: enough intents that an English-only encoder shows on zh/ja."""
+    write_faq_demo(layout.data_dir, profile="small", tenants=("ecommerce",))
+    return "ecommerce"
+
+
+def test_minilm_passes_english_but_fails_chinese_and_japanese(layout, runner, demo_tenant):
+    result = runner.run(demo_tenant, encoder="all-minilm-l6-v2")
     assert not result.success
     assert checks(result)["evaluation_gates"] is False
     assert "faq/live_index" not in materialized(result)
-    report = report_rows(layout, tiny_tenant)
+    report = report_rows(layout, demo_tenant)
     assert report["live"] is None and "failed its gates" in report["notes"][0]
     by_lang = {r["language"]: r for r in report["rows"]}
-    assert by_lang["en"]["f1_macro"] == 1.0
+    assert by_lang["en"]["f1_macro"] >= 0.9 > max(by_lang["zh"]["f1_macro"], by_lang["ja"]["f1_macro"])
     assert metadata(result, "faq/embeddings")["models"] == "text: sentence-transformers/all-MiniLM-L6-v2"
 
 
-def test_regressed_candidate_leaves_live_pointer_and_says_why(layout, runner, tiny_tenant):
-    assert runner.run(tiny_tenant).success
-    store = index_store(layout, tiny_tenant)
+def test_regressed_candidate_leaves_live_pointer_and_says_why(layout, runner, demo_tenant):
+    assert runner.run(demo_tenant).success
+    store = index_store(layout, demo_tenant)
     live_before = store.live()
-    result = runner.run(tiny_tenant, encoder="all-minilm-l6-v2", min_f1=0.0, min_recall_at_1=0.0)
+    result = runner.run(demo_tenant, encoder="all-minilm-l6-v2", min_f1=0.0, min_recall_at_1=0.0)
     assert checks(result)["evaluation_gates"] is False
     assert store.live() == live_before
     failures = store.candidate()["gate_failures"]

@@ -662,7 +662,8 @@ def test_every_gpu_step_gets_its_gpu_on_every_launch_path(harness, path):
     job_name, tags, selection = launch_paths(harness)[path]
     assert tags[PARTITION_NAME_TAG] == TENANT, f"{path}: a run without the tenant partition tag"
     jobs, run_job, run = harness.launch(job_name, tags, selection)
-    gpu_expected = expected_gpu_steps()
+    # the per-tenant steps, plus the quantization step where a path launches the model assets too
+    gpu_expected = expected_gpu_steps() | ({"models__quantized_checkpoints"} & {s.key for _, s in jobs.values()})
     launched_gpu = {key for key, (_, step) in jobs.items() if step.key in gpu_expected}
     assert launched_gpu, f"{path}: no GPU step in the plan"
     if selection is None:

@@ -109,11 +109,14 @@ def test_eval_queries_keep_text_and_gain_media(generated):
     queries = json.loads((tenant_dir / "eval_queries.json").read_text("utf-8"))
     assert queries[: len(text_queries)] == text_queries
     media = queries[len(text_queries) :]
-    by_kind = {k: [q for q in media if k in q] for k in ("image_path", "audio_path", "video_path")}
+    by_kind = {k: [q for q in media if k in q] for k in ("image_path", "audio_path", "video_path", "joint")}
     assert len(by_kind["image_path"]) == counts[TENANT]["image_queries"] > 0
     assert len(by_kind["audio_path"]) == counts[TENANT]["audio_queries"] > 0
     assert len(by_kind["video_path"]) == counts[TENANT]["video_queries"] > 0
     assert sum(map(len, by_kind.values())) == len(media)
+    assert len(by_kind["joint"]) == counts[TENANT]["joint_requests"] > 0
+    for q in by_kind["joint"]:  # a question about a product, its photo, and more where one exists
+        assert {"query", "image_path"} <= set(q["joint"]) and q["entity"] in q["joint"]["query"]
 
     image_names = {(r["language"], r["annotation"]) for r in _read_csv(tenant_dir / "images.csv")}
     for q in by_kind["image_path"]:

@@ -138,3 +138,10 @@ def test_eval_queries_are_routed_to_their_modality(tmp_path):
     assert speech.rows[0]["text"] == "hello"
     assert VideoModality().parse_queries(tmp_path, "acme", fields).rows[0]["language"] == "zh"
     assert json.loads((tmp_path / "eval_queries.json").read_text())  # the file itself is never rewritten
+
+
+def test_an_image_cut_inside_its_header_is_a_bad_row(tmp_path):
+    (tmp_path / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (tmp_path / "images.csv").write_text(HEADER + "cut.jpg,x,en,x\n", "utf-8")
+    parsed = ImageModality().parse(tmp_path, "acme")
+    assert parsed.rows == [] and "corrupt or truncated" in parsed.quarantine[0].reason
