@@ -73,7 +73,7 @@ def build_demo(root: Path, profile: str) -> Layout:
         index_ref = build_index(layout, tenant, modality, dataset, embeddings)
         report = evaluate(layout, tenant, modality, dataset, index_ref, gates, "bench-build")
         try:
-            live = promote(layout, tenant, "faq", report, gates, "bench-build")["live_version"]
+            live = promote(layout, tenant, modality, report, gates, "bench-build")["live_version"]
             note = "gates passed"
         except GateFailed as err:
             # a load test needs something live; the quality gate is not what it measures

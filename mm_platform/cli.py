@@ -303,6 +303,10 @@ def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
               f"{c['delta_f1']:>+7.3f} {c['champion']['latency_p95_ms']:>7.1f}->{c['challenger']['latency_p95_ms']:<7.1f}")
     for tenant, result in report["tenants"].items():
         print(f"{tenant}: {'passes' if result['passed'] else 'keeps its champion: ' + '; '.join(result['failures'])}")
+    if report.get("fidelity"):
+        f = report["fidelity"]
+        print(f"fidelity to {f['reference']}: mean cosine {f['mean_cosine']:.4f}, min {f['min_cosine']:.4f} "
+              f"on {f['texts']} questions")
     print("gates: " + ("passed" if report["gate_passed"] else "FAILED: " + "; ".join(report["gate_failures"])))
     if args.models_command == "evaluate" and args.no_promote:
         return 0 if report["gate_passed"] else 1

@@ -124,7 +124,10 @@ def load_rows(dataset_path: str | Path) -> list[dict]:
 
     dataset = load_from_disk(str(Path(dataset_path) / "rows"))
     names = dataset.features["annotation"].names
-    return [{**row, "annotation": names[row["annotation"]]} for row in dataset]
+    rows = dataset.to_list()  # one Arrow conversion; iterating row by row is ~10x slower
+    for row in rows:
+        row["annotation"] = names[row["annotation"]]
+    return rows
 
 
 def load_queries(dataset_path: str | Path) -> list[dict]:
