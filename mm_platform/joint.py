@@ -139,7 +139,7 @@ def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality],
         truth = [r["annotation"] for r in items]
         rows.append({
             "tenant": tenant, "modality": "joint", "language": language, "n_queries": len(items),
-            "model": "rrf(" + ", ".join(sorted(answerer.versions())) + ")", "index_version": json.dumps(answerer.versions()),
+            "model": "fused(" + ", ".join(sorted(answerer.versions())) + ")", "index_version": json.dumps(answerer.versions()),
             "recall_at_1": round(recall_at_k(ranked, truth, 1), 4), "recall_at_5": round(recall_at_k(ranked, truth, 5), 4),
             "mrr": round(mean_reciprocal_rank(ranked, truth), 4), "f1_macro": round(f1_macro(predicted, truth), 4),
             "entity_accuracy": round(float(np.mean(entity_hits)), 4) if entity_hits else None,
