@@ -1,7 +1,6 @@
 """Model assets: the registry, quantized checkpoints, challenger evaluation and the gated
 promotion (not partitioned: one run compares across every tenant)."""
 
-import json
 import tempfile
 
 import dagster as dg

@@ -25,7 +25,7 @@ from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, rec
 from .modalities.base import Modality
 from .query import LiveIndex
 from .tenancy import Layout
-from .validation import InputFileError, RowError, language_field, load_records, require_object, text_field
+from .validation import RowError, language_field, load_records, require_object, text_field
 
 JOINT_FIELDS = {"query": "faq", "audio_path": "speech", "image_path": "image", "video_path": "video"}
 #: weight of each input's cosine in the fused score: questions name the intent, pictures the product

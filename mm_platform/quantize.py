@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .encoders.base import TextEncoder, fingerprint_model_dir
-from .encoders.onnx_int8 import CONFIG_FILE, ONNX_FILE, OnnxInt8SentenceEncoder, pool
+from .encoders.onnx_int8 import CONFIG_FILE, ONNX_FILE, pool
 from .encoders.text import _threads
 
 #: files that make up a Hugging Face tokenizer (copied next to a quantized model)

@@ -6,7 +6,6 @@ import shutil
 import dagster as dg
 import pytest
 
-from mm_assets.definitions import MODALITY_ASSETS
 from mm_assets.models import challenger_evaluation, champion, model_registry, promotion_gates
 from mm_platform import pipeline, promotion
 from mm_platform.demo.faq import write_faq_demo

@@ -181,7 +181,6 @@ def test_failed_load_keeps_the_old_pair(two_versions):
     broken.mkdir(parents=True, exist_ok=True)
     (broken / "manifest.json").write_text("{ not json", "utf-8")
     app = create_app(layout, KeyRing.from_plain({"acme": KEY}), watch_interval=0.05)
-    service = app.state.service
 
     async def scenario():
         async with app.router.lifespan_context(app):

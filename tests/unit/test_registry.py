@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
