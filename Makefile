@@ -26,6 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: system-deps $(VENV)/.installed
+	@mkdir -p $(DAGSTER_HOME)
 
 demo: install
 	$(VENV)/bin/mm demo-data --profile small

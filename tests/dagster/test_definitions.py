@@ -1,5 +1,6 @@
 """The code location loads and validates; schedule and sensor produce the right requests."""
 
+import os
 import subprocess
 from datetime import datetime, timezone
 import sys
@@ -27,9 +28,10 @@ def test_definitions_load_with_all_assets_checks_and_automation():
     assert defs.resolve_sensor_def("tenant_data_sensor") and defs.resolve_sensor_def("tenant_run_failure_sensor")
 
 
-def test_dagster_definitions_validate_cli():
+def test_dagster_definitions_validate_cli(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}  # a clean clone has no .dagster/ yet
     result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m",
-                             "mm_assets.definitions"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+                             "mm_assets.definitions"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stderr + result.stdout
 
