@@ -22,7 +22,8 @@ import numpy as np
 from .atomic import atomic_write_json
 from .index import now_iso
 from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, recall_at_k
-from .modalities.base import Modality
+from .atomic import write_jsonl
+from .modalities.base import JOINT_KEY, Modality
 from .query import LiveIndex
 from .tenancy import Layout
 from .validation import RowError, language_field, load_records, require_object, text_field
@@ -40,16 +41,16 @@ def parse_joint_requests(tenant_dir: Path) -> tuple[list[dict], list[dict]]:
     if path is None:
         return requests, quarantine
     for row_no, record in load_records(path):
-        if not isinstance(record, dict) or "joint" not in record:
+        if not isinstance(record, dict) or JOINT_KEY not in record:
             continue
         try:
             obj = require_object(record)
-            parts = obj["joint"]
+            parts = obj[JOINT_KEY]
             if not isinstance(parts, dict) or len(set(parts) & set(JOINT_FIELDS)) < 2:
-                raise RowError("joint", f"expected an object with two or more of {', '.join(JOINT_FIELDS)}")
+                raise RowError(JOINT_KEY, f"expected an object with two or more of {', '.join(JOINT_FIELDS)}")
             unknown = sorted(set(parts) - set(JOINT_FIELDS))
             if unknown:
-                raise RowError("joint", f"unknown input(s) {', '.join(unknown)}")
+                raise RowError(JOINT_KEY, f"unknown input(s) {', '.join(unknown)}")
             for name in parts:
                 text_field(parts, name)
             requests.append({"joint": parts, "language": language_field(obj), "annotation": text_field(obj, "annotation"),
@@ -113,6 +114,7 @@ class JointAnswerer:
 def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality], k: int = 5) -> dict:
     """Evaluation rows (modality "joint") per language of the tenant's joint requests, on what is live."""
     requests, quarantine = parse_joint_requests(layout.tenant_data(tenant))
+    write_jsonl(layout.quarantine_dir(tenant) / "joint.jsonl", quarantine)
     if not requests:
         return {"present": False, "reason": "no joint requests in eval_queries.json", "quarantine": quarantine}
     answerer = JointAnswerer(layout, tenant, modalities)

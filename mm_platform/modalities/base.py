@@ -36,6 +36,8 @@ from ..validation import (
 )
 
 EVAL_FILES = ("eval_queries.json", "eval_queries.jsonl")
+#: evaluation rows with this key are joint requests (mm_platform.joint), no single modality's
+JOINT_KEY = "joint"
 
 
 @dataclass
@@ -127,6 +129,8 @@ class Modality(ABC):
         path = present[0]
         for row_no, record in load_records(path):
             if isinstance(record, dict):
+                if JOINT_KEY in record:
+                    continue  # validated and reported by the joint evaluation
                 unmatched = not any(f in record for f in (*known_fields, self.query_field))
                 if self.query_field not in record and not (self.claims_unmatched and unmatched):
                     continue  # another modality's query

@@ -127,6 +127,7 @@ def test_eval_queries_are_routed_to_their_modality(tmp_path):
         {"video_path": "q.mp4", "language": "zh", "annotation": "d"},
         {"image_path": "../q.jpg", "language": "en", "annotation": "b"},
         {"language": "en", "annotation": "orphan"},
+        {"joint": {"query": "hi", "image_path": "q.jpg"}, "language": "en", "annotation": "a"},
     ])
     fields = query_fields()
     faq = FaqModality().parse_queries(tmp_path, "acme", fields)
