@@ -14,10 +14,6 @@ from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, rec
 from .models import ModelSet
 from .modalities.base import Modality
 
-METRIC_KEYS = ("n_queries", "recall_at_1", "recall_at_5", "mrr", "f1_macro", "latency_p50_ms",
-               "latency_p95_ms", "latency_p99_ms", "throughput_qps", "error_rate")
-
-
 def evaluate_retrieval(
     handle: IndexHandle,
     modality: Modality,

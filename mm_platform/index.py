@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -217,23 +216,20 @@ class IndexStore:
 
     def prune(self, keep: int) -> list[str]:
         """Delete old versions beyond `keep`, never the live one, its rollback chain or the candidate."""
-        if not self.versions_root.exists():
-            return []
         live = self.live() or {}
         protected = {live.get("version"), *live.get("previous", []), (self.candidate() or {}).get("version")}
-        folders = sorted((p for p in self.versions_root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                         key=lambda p: p.stat().st_mtime, reverse=True)
-        removed = []
-        for folder in folders[keep:]:
-            if folder.name not in protected:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder.name)
-        return removed
+        return prune_folders(self.versions_root, keep, protected)
 
 
-def directory_size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
-
-
-def all_paths(folder: Path) -> list[Path]:
-    return [Path(dp) / n for dp, dns, fns in os.walk(folder) for n in dns + fns]
+def prune_folders(root: Path, keep: int, protect: set) -> list[str]:
+    """Delete all but the `keep` newest sub-folders of `root` (staging folders and `protect` are kept)."""
+    if not root.exists():
+        return []
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = []
+    for folder in folders[keep:]:
+        if folder.name not in protect:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -16,7 +15,7 @@ from .atomic import atomic_write_json, publish_dir, write_jsonl
 from .embeddings import embed_incremental, load_embeddings
 from .evaluation import evaluate_retrieval, summarize
 from .gates import GateConfig, gate_failures
-from .index import IndexHandle, IndexStore, build_index_version, now_iso
+from .index import IndexHandle, IndexStore, build_index_version, now_iso, prune_folders
 from .models import DEFAULT_MODELS, ModelSet
 from .modalities.base import Modality
 from .modalities.registry import query_fields
@@ -28,16 +27,6 @@ log = logging.getLogger(__name__)
 FAQ = "faq"
 DEFAULT_KEEP_VERSIONS = 5
 Progress = Callable[[int, int], None]
-
-
-def _prune_children(root: Path, keep: int, protect: set[str]) -> None:
-    if not root.exists():
-        return
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for folder in folders[keep:]:
-        if folder.name not in protect:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def index_store(layout: Layout, tenant: str, modality: str = FAQ) -> IndexStore:
@@ -97,7 +86,7 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
         (staging / "eval_queries.json").write_text(json.dumps(queries.rows, ensure_ascii=False), "utf-8")
     quarantine_path = layout.quarantine_dir(tenant) / f"{modality.name}.jsonl"
     write_jsonl(quarantine_path, quarantine)
-    _prune_children(root, DEFAULT_KEEP_VERSIONS, {fingerprint})
+    prune_folders(root, DEFAULT_KEEP_VERSIONS, {fingerprint})
     by_pair = Counter((r["language"], r["annotation"]) for r in parsed.rows)
     return {
         **base,
@@ -172,7 +161,7 @@ def embed(layout: Layout, tenant: str, modality: Modality, dataset: dict, models
         [r["content_hash"] for r in rows],
         lambda idx: modality.encode_rows([rows[i] for i in idx], models, tenant_dir),
         dim=modality.dim(models), key=key, spec=models.specs(modality.roles), encoder_root=root, progress=progress)
-    _prune_children(root, DEFAULT_KEEP_VERSIONS, {ref["snapshot"]})
+    prune_folders(root, DEFAULT_KEEP_VERSIONS, {ref["snapshot"]})
     return {**ref, "tenant": tenant, "modality": modality.name, "present": True, "models": models.specs(modality.roles),
             "dim": modality.dim(models), "dataset_fingerprint": dataset["fingerprint"]}
 

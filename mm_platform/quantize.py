@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .encoders.base import TextEncoder, fingerprint_model_dir
+from .encoders.base import TextEncoder, directory_size, fingerprint_model_dir
 from .encoders.onnx_int8 import CONFIG_FILE, ONNX_FILE, pool
 from .encoders.text import _threads
 
@@ -460,10 +460,6 @@ def quantize_bnb(model_dir: str | os.PathLike, out_dir: str | os.PathLike, bits:
 
 
 # --- measurements ---
-
-
-def directory_size(folder: str | os.PathLike) -> int:
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
 
 
 def model_size(model: Any) -> int | None:

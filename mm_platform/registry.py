@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from .atomic import append_jsonl, atomic_write_json, publish_dir, read_jsonl
+from .encoders.base import directory_size
 
 REGISTRY_DIR = "_registry"
 MANIFEST_FILE = "manifest.json"
@@ -326,10 +327,6 @@ def count_parameters(folder: Path, files: Sequence[Path] | None = None) -> int |
         except Exception:  # noqa: BLE001 - a count is informative only
             continue
     return total if known else None
-
-
-def directory_size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
 
 
 def package_reference(package: str, module: str, subpath: str | None = None) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from .index import IndexHandle
 from .pipeline import FAQ, index_store
 from .tenancy import Layout
 
@@ -83,8 +82,3 @@ def tenant_report(layout: Layout, tenant: str, modalities) -> dict:
             rows.append({**{k: row.get(k) for k in REPORT_KEYS}, "status": "live", "gate_passed": True,
                          "gate_failures": [], "entity_accuracy": row.get("entity_accuracy")})
     return {"tenant": tenant, "rows": rows, "notes": notes}
-
-
-def live_handle(layout: Layout, tenant: str, modality: str = FAQ) -> IndexHandle | None:
-    version = index_store(layout, tenant, modality).live_version()
-    return IndexHandle(index_store(layout, tenant, modality).version_dir(version)) if version else None

@@ -1,5 +1,6 @@
 """ConfigurableResources: storage locations, model choices by role, quality gates."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import dagster as dg
@@ -79,6 +80,4 @@ class QualityResource(dg.ConfigurableResource):
     index_type: str = "flat"
 
     def gate_config(self) -> GateConfig:
-        return GateConfig(min_f1=self.min_f1, min_recall_at_1=self.min_recall_at_1,
-                          max_latency_p95_ms=self.max_latency_p95_ms, max_error_rate=self.max_error_rate,
-                          max_regression=self.max_regression, max_wer=self.max_wer, max_cer=self.max_cer)
+        return GateConfig(**{f.name: getattr(self, f.name) for f in fields(GateConfig) if hasattr(self, f.name)})

@@ -111,6 +111,11 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+def directory_size(folder: Path) -> int:
+    """Bytes of every file under a folder (a model's size on disk)."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+
+
 def fingerprint_model_dir(path: Path, hash_limit: int = 256 * 1024 * 1024) -> str:
     """Short content hash of a model folder: names, sizes and bytes of its files."""
     digest = hashlib.sha256()

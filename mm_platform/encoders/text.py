@@ -106,14 +106,3 @@ def load_text_encoder(name: str, model_path: str | None = None, **args: object) 
         # one canonical key per model folder, so every caller shares one loaded copy
         merged["model_path"] = str(Path(model_path).resolve())
     return _cached(backend, tuple(sorted(merged.items())))
-
-
-def load_from_spec(spec: dict) -> TextEncoder:
-    """Load the encoder an index manifest names, and insist its version is the same."""
-    name = spec["name"]
-    encoder = load_text_encoder(name.split("/", 1)[0], model_path=spec.get("model_path"))
-    if encoder.version != spec["version"]:
-        raise RuntimeError(
-            f"encoder {name} on disk is version {encoder.version}, the index was built with {spec['version']}"
-        )
-    return encoder

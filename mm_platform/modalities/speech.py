@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,23 @@ def _chars(text: str) -> str:
 
 def vocabulary_prompt(tenant_dir: Path, language: str) -> str | None:
     """Domain vocabulary that biases transcription: the tenant's catalogue (the `entity` names of
-    its FAQ rows in that language) plus `asr_vocabulary` from tenant.yaml. None when empty."""
+    its FAQ rows in that language) plus `asr_vocabulary` from tenant.yaml. None when empty.
+
+    Every spoken query needs it, so it is read once per version of those files, not per query."""
+    from ..tenant_config import TENANT_FILE
+    from .faq import FAQ_FILES
+
+    stamps = tuple((name, p.stat().st_mtime_ns, p.stat().st_size) for name in (*FAQ_FILES, TENANT_FILE)
+                   if (p := Path(tenant_dir) / name).is_file())
+    return _vocabulary_prompt(str(tenant_dir), language, stamps)
+
+
+@lru_cache(maxsize=256)
+def _vocabulary_prompt(tenant_dir: str, language: str, _stamps: tuple) -> str | None:
     from ..tenant_config import load_tenant_config
     from .faq import FaqModality
 
+    tenant_dir = Path(tenant_dir)
     words = list(load_tenant_config(tenant_dir).asr_vocabulary)
     try:
         words += sorted({r["entity"] for r in FaqModality().parse(tenant_dir, "").rows

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mm_platform.encoders.text import load_from_spec, load_text_encoder
+from mm_platform.encoders.text import load_text_encoder
+from mm_platform.models import load_exact
 from mm_platform.plugins import plugin_errors, text_encoder_backends
 
 
@@ -28,9 +29,9 @@ def test_bundled_minilm_loads_from_its_package_and_reloads_from_spec():
     assert encoder.name == "sentence-transformers/all-MiniLM-L6-v2" and encoder.dim == 384
     vectors = encoder.encode(["return policy", "refund rules", "opening hours"])
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
-    assert load_from_spec(encoder.spec()) is encoder
+    assert load_exact("text", encoder.spec()) is encoder
     with pytest.raises(RuntimeError, match="index was built with"):
-        load_from_spec({**encoder.spec(), "version": "000000000000"})
+        load_exact("text", {**encoder.spec(), "version": "000000000000"})
 
 
 def test_unknown_encoder_and_missing_model_path(tmp_path):
