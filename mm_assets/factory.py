@@ -19,13 +19,21 @@ from resources import ModelsResource, PlatformResource, QualityResource
 from .partitions import tenant_partitions
 
 EVAL_METRICS = ("f1_macro", "recall_at_1", "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms",
-                "latency_p99_ms", "throughput_qps", "error_rate", "wer", "cer")
+                "latency_p99_ms", "latency_cpu_p50_ms", "latency_cpu_p95_ms", "latency_cpu_p99_ms", "throughput_qps",
+                "error_rate", "wer", "cer")
 
 
 def md_table(header: list[str], rows: list[list]) -> dg.MetadataValue:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def _with_ci(row: dict, metric: str) -> str:
+    if metric not in row:
+        return "-"
+    lo, hi = row.get(f"{metric}_ci", [row[metric], row[metric]])
+    return f"{row[metric]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def _absent_metadata(ref: dict) -> dict:
@@ -110,9 +118,9 @@ class ModalityAssets:
                   description=f"{m.name} row vectors aligned with the dataset. Only rows whose (content hash, model "
                               "ids and versions) are new are computed; the rest is reused from the previous snapshot.")
         def embeddings(context: dg.AssetExecutionContext, dataset: dict, platform: PlatformResource,
-                       models: ModelsResource) -> dict:
+                       models: ModelsResource, quality: QualityResource) -> dict:
             layout = platform.layout()
-            model_set = models.for_tenant(layout, context.partition_key)
+            model_set = models.for_tenant(layout, context.partition_key, quality.max_query_cpu_ms)
             ref = pipeline.embed(layout, context.partition_key, m, dataset, model_set,
                                  progress=lambda done, total: context.log.info(f"encoded {done}/{total} new rows"))
             if pipeline.absent(ref):
@@ -120,6 +128,8 @@ class ModalityAssets:
                 return ref
             context.add_output_metadata({
                 "rows": ref["rows"], "computed": ref["computed"], "reused": ref["reused"],
+                "views": ", ".join(ref.get("views", {})) or "main only",
+                "computed_all_views": ref.get("computed_all_views", ref["computed"]),
                 "models": ", ".join(f"{role}: {s['name']}" for role, s in ref["models"].items()),
                 "model_key": ref["encoder_key"], "dim": ref["dim"], "encode_seconds": ref["encode_seconds"],
                 "encoded_rows_per_second": round(ref["computed"] / ref["encode_seconds"], 1) if ref["encode_seconds"] else 0.0,
@@ -141,10 +151,7 @@ class ModalityAssets:
                 "path": dg.MetadataValue.path(ref["path"])})
             return ref
 
-        target_deps = [dg.AssetKey([m.search_target, "live_index"])] if m.search_target else []
-
         @dg.asset(name="evaluation", ins={"dataset": dg.AssetIn(upstream), "index": dg.AssetIn(self.index_candidate)},
-                  deps=target_deps,
                   kinds={"python"} | heavy, **common, **model_step,
                   description=f"Evaluation of the {m.name} candidate per language, before any swap: recall@1/@5, MRR, "
                               "macro F1 on annotations, latency p50/p95/p99 of the whole query path, batched "
@@ -152,26 +159,33 @@ class ModalityAssets:
         def evaluation(context: dg.AssetExecutionContext, dataset: dict, index: dict, platform: PlatformResource,
                        quality: QualityResource) -> dict:
             report = pipeline.evaluate(platform.layout(), context.partition_key, m, dataset, index, quality.gate_config(),
-                                       context.run.run_id, progress=lambda lang, n: context.log.info(f"evaluated {n} {lang} queries"))
+                                       context.run.run_id, progress=lambda lang, n: context.log.info(f"evaluated {n} {lang} queries"),
+                                       settings=quality.evaluation_settings())
             if pipeline.absent(report):
                 context.add_output_metadata(_absent_metadata(report))
                 return report
+            if report.get("unchanged"):
+                context.log.info(f"{m.name} {report['index_version']}: {report['note']} (no new evaluation record)")
             metadata: dict = {
-                "index_version": report["index_version"], "models": report["rows"][0]["model"] if report["rows"] else "",
+                "tenant": context.partition_key,
+                "index_version": report["index_version"], "models": report["rows"][0].get("model", "") if report["rows"] else "",
                 "gate_passed": report["gate_passed"],
+                "unchanged": bool(report.get("unchanged")), "note": report.get("note", "evaluated now"),
+                "strategy": (report.get("strategy") or {}).get("id", "plain search"),
                 "gate_failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in report["gate_failures"]) or "none"),
                 "compared_to_live": report["compared_to_live"] or "none",
                 "results": md_table(
-                    ["language", "n", "unsupported", "recall@1", "recall@5", "MRR", "F1", "p50 ms", "p95 ms", "p99 ms",
+                    ["cell", "verdict", "n", "recall@1 [95% CI]", "F1 [95% CI]", "MRR", "CPU p95 ms", "wall p95 ms",
                      "q/s", "errors", "WER", "CER"],
-                    [[r["language"], r["n_queries"], r["n_unsupported"], r["recall_at_1"], r["recall_at_5"], r["mrr"],
-                      r["f1_macro"], r["latency_p50_ms"], r["latency_p95_ms"], r["latency_p99_ms"], r["throughput_qps"],
-                      r["error_rate"], r.get("wer", "-"), r.get("cer", "-")] for r in report["rows"]]),
+                    [[r["language"], r.get("verdict", "-"), r.get("n_queries", 0),
+                      _with_ci(r, "recall_at_1"), _with_ci(r, "f1_macro"), r.get("mrr", "-"),
+                      r.get("latency_cpu_p95_ms", "-"), r.get("latency_p95_ms", "-"), r.get("throughput_qps", "-"),
+                      r.get("error_rate", "-"), r.get("wer", "-"), r.get("cer", "-")] for r in report["rows"]]),
             }
             metadata.update({f"all/{k}": v for k, v in report["summary"].items()})
             push_evaluation_metrics(report, gateway_from_env())  # no-op without MM_PUSHGATEWAY_URL
             for row in report["rows"]:  # numeric metadata: the UI plots each over time
-                if row["n_queries"]:
+                if row.get("n_queries"):
                     metadata.update({f"{row['language']}/{k}": float(row[k]) for k in EVAL_METRICS
                                      if row.get(k) is not None})
             context.add_output_metadata(metadata)
@@ -333,10 +347,11 @@ def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
               description="Joint queries (text, audio, image and video in one request) answered from the tenant's "
                           "live indexes with a fused ranking (weighted sum of cosine scores over FAQ rows): F1 and recall on "
                           "the intent, accuracy on the pictured product, latency per request.")
-    def joint_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dict:
+    def joint_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource,
+                         quality: QualityResource) -> dict:
         layout = platform.layout()
         try:
-            report = evaluate_joint(layout, context.partition_key, registered_modalities())
+            report = evaluate_joint(layout, context.partition_key, registered_modalities(), gates=quality.gate_config())
         except LookupError as exc:
             report = {"present": False, "reason": str(exc)}
         if pipeline.absent(report):
@@ -356,7 +371,8 @@ def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
     def joint_quality(joint_evaluation: dict, quality: QualityResource) -> dg.AssetCheckResult:
         if pipeline.absent(joint_evaluation):
             return dg.AssetCheckResult(passed=True, metadata=_absent_metadata(joint_evaluation))
-        low = [f"{r['language']}: f1 {r['f1_macro']:.3f}" for r in joint_evaluation["rows"] if r["f1_macro"] < quality.min_f1]
+        low = [f"{r['language']}: {r.get('verdict', '?')}: " + "; ".join(r.get("verdict_reasons", []))
+               for r in joint_evaluation["rows"] if r.get("verdict") != "pass"]
         return dg.AssetCheckResult(passed=not low, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"below_threshold": "; ".join(low) or "none"})
 

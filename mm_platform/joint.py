@@ -21,7 +21,9 @@ import numpy as np
 
 from .atomic import atomic_write_json
 from .index import now_iso
+from .gates import GateConfig, judge
 from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, recall_at_k
+from .stats import bootstrap_f1_interval, wilson_interval
 from .atomic import write_jsonl
 from .modalities.base import JOINT_KEY, Modality
 from .query import LiveIndex
@@ -111,7 +113,8 @@ class JointAnswerer:
         return [{"fused_score": round(scores[key], 5), **rows[key]} for key in order]
 
 
-def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality], k: int = 5) -> dict:
+def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality], k: int = 5,
+                   gates: GateConfig | None = None) -> dict:
     """Evaluation rows (modality "joint") per language of the tenant's joint requests, on what is live."""
     requests, quarantine = parse_joint_requests(layout.tenant_data(tenant))
     write_jsonl(layout.quarantine_dir(tenant) / "joint.jsonl", quarantine)
@@ -139,16 +142,20 @@ def evaluate_joint(layout: Layout, tenant: str, modalities: dict[str, Modality],
             if request["entity"]:
                 entity_hits.append(bool(hits) and hits[0].get("entity") == request["entity"])
         truth = [r["annotation"] for r in items]
+        r1_ci = wilson_interval(sum(p == t for p, t in zip(predicted, truth)), len(truth))
+        f1_ci = bootstrap_f1_interval(predicted, truth)
         rows.append({
             "tenant": tenant, "modality": "joint", "language": language, "n_queries": len(items),
             "model": "fused(" + ", ".join(sorted(answerer.versions())) + ")", "index_version": json.dumps(answerer.versions()),
             "recall_at_1": round(recall_at_k(ranked, truth, 1), 4), "recall_at_5": round(recall_at_k(ranked, truth, 5), 4),
             "mrr": round(mean_reciprocal_rank(ranked, truth), 4), "f1_macro": round(f1_macro(predicted, truth), 4),
+            "recall_at_1_ci": [round(x, 4) for x in r1_ci], "f1_macro_ci": [round(x, 4) for x in f1_ci],
             "entity_accuracy": round(float(np.mean(entity_hits)), 4) if entity_hits else None,
             **latency_percentiles_ms(latencies),
             "throughput_qps": round(len(items) / sum(latencies), 1) if sum(latencies) else 0.0,
             "error_rate": round(errors / len(items), 5), "n_unsupported": 0, "unsupported_reason": None,
         })
+    judge(rows, gates or GateConfig(), [])  # verdicts for the report; the joint check only warns
     report = {"present": True, "tenant": tenant, "modality": "joint", "evaluated_at": now_iso(),
               "versions": answerer.versions(), "rows": rows, "quarantine": quarantine}
     atomic_write_json(layout.artifact(tenant, "indexes", "joint", "evaluation.json"), report)

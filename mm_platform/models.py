@@ -16,8 +16,10 @@ from . import plugins
 from .encoders.text import load_text_encoder
 
 ROLE_GROUPS = {"image": plugins.IMAGE_ENCODER_GROUP, "asr": plugins.ASR_GROUP}
-DEFAULT_MODELS = {"text": {"name": "use-multilingual-v3"}, "image": {"name": "visual-descriptor"},
-                  "asr": {"name": "faster-whisper"}}
+#: `text2` is the second encoder of retrieval ensembles (FAQ strategies); "none" disables a role
+DEFAULT_MODELS = {"text": {"name": "use-multilingual-v3"}, "text2": {"name": "multilingual-e5-small"},
+                  "image": {"name": "visual-descriptor"}, "asr": {"name": "faster-whisper"}}
+DISABLED = "none"
 
 
 @lru_cache(maxsize=16)
@@ -31,7 +33,7 @@ def _load(role: str, name: str, frozen_args: tuple):
 def load_model(role: str, spec: dict):
     """Load the model a spec names (`{"name": backend, "model_path": ..., ...}`)."""
     args = {k: v for k, v in spec.items() if k not in ("name", "version", "dim", "languages") and v not in (None, "")}
-    if role == "text":
+    if role in ("text", "text2"):
         # a loaded model's name is "<backend>/<folder>"; the backend is what is registered
         return load_text_encoder(spec["name"].split("/", 1)[0], **args)
     name = spec["name"].split("/", 1)[0]
@@ -55,6 +57,9 @@ class ModelSet:
 
     choices: dict[str, dict] = field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_MODELS.items()})
     exact: bool = False
+
+    def has(self, role: str) -> bool:
+        return role in self.choices
 
     def get(self, role: str):
         if role not in self.choices:

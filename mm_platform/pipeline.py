@@ -8,20 +8,22 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from .atomic import atomic_write_json, publish_dir, write_jsonl
 from .embeddings import embed_incremental, load_embeddings
-from .evaluation import evaluate_retrieval, summarize
-from .gates import GateConfig, gate_failures
+from .evaluation import DEFAULT_LATENCY_SAMPLES
+from .gates import ANY_LANGUAGE, GateConfig, judge
+from .retrieval.selection import SelectionSettings
 from .index import IndexHandle, IndexStore, build_index_version, now_iso, prune_folders
 from .models import DEFAULT_MODELS, ModelSet
 from .modalities.base import Modality
 from .modalities.registry import query_fields
 from .tenancy import Layout, confine
 from .tenant_config import load_tenant_config
-from .validation import InputFileError, quarantine_rate
+from .validation import InputFileError, content_hash, quarantine_rate
 
 log = logging.getLogger(__name__)
 FAQ = "faq"
@@ -33,11 +35,41 @@ def index_store(layout: Layout, tenant: str, modality: str = FAQ) -> IndexStore:
     return IndexStore(layout.artifact(tenant, "indexes", modality), tenant, modality)
 
 
-def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None) -> ModelSet:
-    """The platform's model choices by role, overridden by the tenant's `tenant.yaml`."""
+def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None,
+                  max_query_cpu_ms: float | None = None) -> ModelSet:
+    """The platform's model choices by role, overridden by the tenant's `tenant.yaml`. The second
+    text encoder is kept only where it loads and its query cost fits the tenant's retrieval budget
+    (`retrieval.max_query_cpu_ms`): its views would otherwise be computed for nothing."""
+    from .models import DISABLED
+
+    cfg = load_tenant_config(layout.tenant_data(tenant))
     choices = {role: dict(spec) for role, spec in (defaults or DEFAULT_MODELS).items()}
-    choices.update(load_tenant_config(layout.tenant_data(tenant)).models)
-    return ModelSet(choices=choices)
+    choices.update(cfg.models)
+    choices = {role: spec for role, spec in choices.items() if spec.get("name") != DISABLED}
+    models = ModelSet(choices=choices)
+    if models.has("text2"):
+        budget = cfg.retrieval.get("max_query_cpu_ms", max_query_cpu_ms if max_query_cpu_ms is not None
+                                   else SelectionSettings().max_query_cpu_ms)
+        try:
+            cost = encoder_query_cost_ms(models.get("text")) + encoder_query_cost_ms(models.get("text2"))
+        except (ImportError, OSError, ValueError) as exc:
+            log.warning("second text encoder %s unavailable: %s", choices["text2"].get("name"), exc)
+            cost = None
+        if cost is None or cost > budget:
+            choices.pop("text2")
+            models = ModelSet(choices=choices)
+    return models
+
+
+def encoder_query_cost_ms(encoder) -> float:
+    """CPU ms of one query through a text encoder (measured once per loaded model)."""
+    from .timing import cpu_cost_ms
+
+    cost = getattr(encoder, "_query_cost_ms", None)
+    if cost is None:
+        cost = cpu_cost_ms(lambda i: encoder.encode_queries([f"how long does delivery take {i}"]))
+        encoder._query_cost_ms = cost
+    return cost
 
 
 def gates_for(layout: Layout, tenant: str, modality: Modality, base: GateConfig) -> GateConfig:
@@ -150,7 +182,8 @@ def rows_of(ref: dict) -> list[dict]:
 
 def embed(layout: Layout, tenant: str, modality: Modality, dataset: dict, models: ModelSet,
           progress: Progress | None = None) -> dict:
-    """Row vectors aligned with the dataset; only new (content hash, model key) pairs are computed."""
+    """Row vectors aligned with the dataset (the main vector and any extra views); only new
+    (content hash, model key) pairs are computed."""
     if absent(dataset):
         return dataset
     rows = rows_of(dataset)
@@ -162,8 +195,22 @@ def embed(layout: Layout, tenant: str, modality: Modality, dataset: dict, models
         lambda idx: modality.encode_rows([rows[i] for i in idx], models, tenant_dir),
         dim=modality.dim(models), key=key, spec=models.specs(modality.roles), encoder_root=root, progress=progress)
     prune_folders(root, DEFAULT_KEEP_VERSIONS, {ref["snapshot"]})
+    views = {}
+    for view in modality.extra_views(models):
+        encoder = models.get(view.role)
+        texts = [view.text(r) for r in rows]
+        view_key = f"{view.name.split('@')[0]}@{encoder.key}"
+        view_root = layout.artifact(tenant, "embeddings", modality.name, view_key)
+        views[view.name] = {**embed_incremental(
+            [content_hash(r["language"], t) for r, t in zip(rows, texts)],
+            lambda idx, texts=texts, encoder=encoder: encoder.encode([texts[i] for i in idx]),
+            dim=encoder.dim, key=view_key, spec={view.role: encoder.spec()}, encoder_root=view_root,
+            progress=progress), "role": view.role, "dim": encoder.dim, "model": encoder.spec()}
+        prune_folders(view_root, DEFAULT_KEEP_VERSIONS, {views[view.name]["snapshot"]})
     return {**ref, "tenant": tenant, "modality": modality.name, "present": True, "models": models.specs(modality.roles),
-            "dim": modality.dim(models), "dataset_fingerprint": dataset["fingerprint"]}
+            "dim": modality.dim(models), "dataset_fingerprint": dataset["fingerprint"], "views": views,
+            "computed_all_views": ref["computed"] + sum(v["computed"] for v in views.values()),
+            "reused_all_views": ref["reused"] + sum(v["reused"] for v in views.values())}
 
 
 # --- 4. candidate index -----------------------------------------------------------------------
@@ -176,21 +223,32 @@ def build_index(layout: Layout, tenant: str, modality: Modality, dataset: dict, 
     hashes, vectors = load_embeddings(embeddings["path"])
     if hashes != [r["content_hash"] for r in rows]:
         raise RuntimeError("embeddings are not aligned with the dataset rows (stale snapshot)")
+    views = {}
+    for name, ref in embeddings.get("views", {}).items():
+        view_hashes, view_vectors = load_embeddings(ref["path"])
+        if len(view_hashes) != len(rows):
+            raise RuntimeError(f"view {name} is not aligned with the dataset rows (stale snapshot)")
+        views[name] = (view_vectors, {"role": ref["role"], "encoder_key": ref["encoder_key"], "dim": ref["dim"],
+                                      "model": ref["model"]})
     store = index_store(layout, tenant, modality.name)
     main_role = modality.row_roles[-1]
     return {"present": True, **build_index_version(
         store.versions_root, rows, vectors, {**embeddings["models"][main_role], "models": embeddings["models"]},
         embeddings["encoder_key"], tenant=tenant, modality=modality.name,
-        dataset_fingerprint=dataset["fingerprint"], index_type=index_type)}
+        dataset_fingerprint=dataset["fingerprint"], index_type=index_type, views=views,
+        files=lambda ordered_rows, ordered_views: modality.version_files(
+            ordered_rows, {f"q@{main_role}": ordered_views.get("__main__"), **ordered_views}))}
 
 
 def isolation_canary(layout: Layout, tenant: str, modality: Modality, index_ref: dict, other_tenants: list[str],
-                     per_tenant: int = 20) -> dict:
+                     per_tenant: int | None = None) -> dict:
     """Query tenant A's index with other tenants' queries: a hit on a row that is not A's is a
     leak, as is any foreign row in the index; every file of the version must lie inside A's
     storage folder."""
     handle = IndexHandle(Path(index_ref["path"]))
     models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
+    if per_tenant is None:  # a spoken probe costs a transcription: a few per tenant show a leak as well
+        per_tenant = 20 if modality.batched_throughput else 5
     probes, leaked = 0, []
     for other in other_tenants:
         other_dir = layout.tenant_data(other)
@@ -218,38 +276,125 @@ def isolation_canary(layout: Layout, tenant: str, modality: Modality, index_ref:
 
 # --- 5. evaluation ------------------------------------------------------------------------------
 
+EVALUATION_SCHEMA = 2  # bump when the evaluation changes what it measures (records of older ones are re-made)
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    latency_samples: int = DEFAULT_LATENCY_SAMPLES
+    selection: SelectionSettings = SelectionSettings()
+
+    def for_tenant(self, tenant_cfg) -> "EvaluationSettings":
+        return replace(self, selection=replace(self.selection, **tenant_cfg.retrieval)) if tenant_cfg.retrieval else self
+
+
+def version_models(handle: IndexHandle) -> ModelSet:
+    """The exact models that built a version: its main roles plus those of its extra views."""
+    specs = dict(handle.manifest["encoder"]["models"])
+    for meta in handle.manifest.get("views", {}).values():
+        specs.setdefault(meta["role"], meta["model"])
+    return ModelSet.from_specs(specs)
+
+
+def query_path(layout: Layout, tenant: str, modality: Modality, version: str, strategy: dict | None,
+               name: str):
+    """How `version` of a tenant's modality answers queries (FAQ: with its retrieval strategy)."""
+    from .evaluation import index_path, retriever_path, transcribing_path
+    from .retrieval.retriever import Retriever
+    from .retrieval.strategy import Strategy
+
+    handle = IndexHandle(index_store(layout, tenant, modality.name).version_dir(version))
+    models = version_models(handle)
+    if modality.strategies:
+        plain = Strategy()  # versions served before strategies existed: the main vector alone
+        retriever = Retriever(handle, models, Strategy.from_dict(strategy) if strategy else plain)
+        if "asr" in models.choices:
+            return transcribing_path(retriever, modality, models, layout.tenant_data(tenant), name)
+        return retriever_path(retriever, name)
+    return index_path(handle, modality, models, layout.tenant_data(tenant), name)
+
+
+def evaluation_key(version: str, queries: list[dict], config: GateConfig, settings: EvaluationSettings) -> str:
+    from .stats import query_key
+
+    payload = json.dumps({"schema": EVALUATION_SCHEMA, "version": version, "queries": sorted(query_key(q) for q in queries),
+                          "gates": config.to_dict(), "latency_samples": settings.latency_samples,
+                          "selection": settings.selection.to_dict()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, index_ref: dict, gates: GateConfig,
-             run_id: str, progress: Callable[[str, int], None] | None = None) -> dict:
-    """Evaluate the candidate with the exact models that built it, decide its gates (absolute
-    and against the live version) and record the report beside the version. Nothing live
-    changes here."""
+             run_id: str, progress: Callable[[str, int], None] | None = None,
+             settings: EvaluationSettings = EvaluationSettings(), force: bool = False) -> dict:
+    """Evaluate the candidate with the exact models that built it (for the FAQ: choose its retrieval
+    strategy on one fold, report on the others), decide its gates (absolute, and paired against the
+    live version on the same queries) and append the record beside the version. Nothing live
+    changes here. An unchanged version evaluated before on the same queries is not re-evaluated
+    (its latest record is returned, marked `unchanged`) unless `force`."""
+    from .evaluation import evaluate_paths, index_path, retriever_path, summarize, transcribing_path
+    from .retrieval.retriever import Retriever
+    from .retrieval.selection import Selection, choose, fit_calibration
+    from .retrieval.strategy import default_strategy
+
     if absent(dataset):
         return dataset
     handle = IndexHandle(Path(index_ref["path"]))
-    models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
+    models = version_models(handle)
     queries = load_queries(dataset["path"])
-    searched = handle
-    if modality.search_target:
-        # the caller's path: this modality's queries answered from the target's live index
-        target_store = index_store(layout, tenant, modality.search_target)
-        target_version = target_store.live_version()
-        if not target_version:
-            raise InputFileError(layout.tenant_data(tenant), f"no live {modality.search_target} index to answer "
-                                                             f"{modality.name} queries from; build it first")
-        from .query import target_models
-
-        searched = IndexHandle(target_store.version_dir(target_version))
-        models = target_models(handle, searched)
-    rows = evaluate_retrieval(searched, modality, models, queries, layout.tenant_data(tenant), progress=progress,
-                              check_models=searched is handle)
-    model_name = " + ".join(spec["name"] for spec in models.choices.values())
+    store = index_store(layout, tenant, modality.name)
+    tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
+    settings = settings.for_tenant(tenant_cfg)
+    config = gates_for(layout, tenant, modality, gates)
+    live = store.live() or {}
+    live_version = live.get("version")
+    key = evaluation_key(handle.version, queries, config, settings)
+    latest = store.evaluation(handle.version)
+    if latest and latest.get("evaluation_key") == key and not force:
+        note = "already live, unchanged" if live_version == handle.version else "unchanged: evaluated before on the same queries"
+        return {**latest, "unchanged": True, "note": note}
+    tenant_dir = layout.tenant_data(tenant)
+    selection = None
+    spoken = modality.strategies and "asr" in models.choices
+    if spoken:
+        # a spoken query costs a second of transcription: no fold is spent on choosing, the default
+        # strategy is evaluated on every query (its calibration is fitted on their transcripts after)
+        retriever = Retriever(handle, models, default_strategy(Retriever(handle, models).available_roles))
+        selection = Selection(retriever.strategy, [], list(queries),
+                              note="spoken queries: the default strategy on every query (no choice fold)")
+        candidate = transcribing_path(retriever, modality, models, tenant_dir, "candidate")
+        report_queries = queries
+    elif modality.strategies:
+        selection = choose(Retriever(handle, models), queries, settings.selection)
+        candidate = retriever_path(Retriever(handle, models, selection.strategy), "candidate")
+        report_queries = selection.report_queries
+    else:
+        candidate = index_path(handle, modality, models, tenant_dir, "candidate")
+        report_queries = queries
+    live_path, live_outcomes = None, None
+    if live_version and live_version != handle.version and store.version_dir(live_version).exists():
+        live_record = store.evaluation(live_version) or {}
+        if candidate.expensive and live_record.get("outcomes"):
+            # a spoken query costs a second: the live version's recorded answers to the same queries
+            live_outcomes = {o["key"]: o for o in live_record["outcomes"]}
+        else:
+            live_path = query_path(layout, tenant, modality, live_version, live.get("strategy"), "live")
+    rows, outcomes = evaluate_paths(
+        candidate, report_queries, live=live_path, live_outcomes=live_outcomes, latency_samples=settings.latency_samples,
+        extra=lambda scored: modality.extra_metrics(scored, models, tenant_dir), progress=progress)
+    if spoken:
+        transcribed = [{"query": modality.transcript_of(q, models, tenant_dir), "language": q["language"],
+                        "annotation": q["annotation"]} for q in queries if not modality.query_unsupported(q, models)]
+        selection.strategy = selection.strategy.with_calibration(
+            fit_calibration(retriever, selection.strategy, transcribed) if transcribed else None)
+    model_name = " + ".join(sorted({spec["name"] for spec in models.choices.values()}))
     for row in rows:
         row.update({"tenant": tenant, "modality": modality.name, "model": model_name, "index_version": handle.version})
-    store = index_store(layout, tenant, modality.name)
-    config = gates_for(layout, tenant, modality, gates)
-    live_version = store.live_version()
-    live_report = store.evaluation(live_version) if live_version and live_version != handle.version else None
-    failures = gate_failures(rows, config, sorted(dataset["languages"]), live_report["rows"] if live_report else None)
+        if row.get("paired_vs_live"):
+            row["paired_vs_live"]["live_version"] = live_version
+        if selection:
+            row["strategy"] = selection.strategy.id
+    cells = [ANY_LANGUAGE] if getattr(modality, "language_free_queries", False) else sorted(dataset["languages"])
+    failures = judge(rows, config, cells, tenant_cfg.excuses_for(modality.name))
     report = {
         "present": True,
         "tenant": tenant,
@@ -259,17 +404,22 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
         "dataset_fingerprint": dataset["fingerprint"],
         "evaluated_at": now_iso(),
         "run_id": run_id,
+        "evaluation_key": key,
         "gates": config.to_dict(),
         "gate_passed": not failures,
         "gate_failures": failures,
-        "compared_to_live": live_version if live_report else None,
-        "searched_index": f"{searched.manifest['modality']}@{searched.version}",
+        "compared_to_live": live_version if live_version and live_version != handle.version else None,
+        "strategy": selection.strategy.to_dict() if selection else None,
+        "selection": selection.to_dict() if selection else None,
+        "settings": {"latency_samples": settings.latency_samples, **settings.selection.to_dict()},
         "summary": summarize(rows),
         "rows": rows,
+        "outcomes": outcomes,
     }
-    atomic_write_json(store.version_dir(handle.version) / "evaluation.json", report)
+    store.append_evaluation(handle.version, report)
     store.record_candidate({"version": handle.version, "gate_passed": not failures, "gate_failures": failures,
-                            "evaluated_at": report["evaluated_at"], "run_id": run_id})
+                            "evaluated_at": report["evaluated_at"], "run_id": run_id,
+                            "strategy": report["strategy"]})
     return report
 
 
@@ -280,21 +430,21 @@ class GateFailed(RuntimeError):
 
 
 def promote(layout: Layout, tenant: str, modality: Modality, report: dict, gates: GateConfig, run_id: str) -> dict:
-    """Swap the live pointer to the evaluated version, re-checking the gates against whatever
-    is live right now. Raises GateFailed and changes nothing when they fail."""
+    """Swap the live pointer to the evaluated version and strategy. The record's verdict must be a
+    pass and, when the live version changed since the evaluation, the candidate must have been
+    compared with what is live now. Raises GateFailed and changes nothing otherwise."""
     if absent(report):
         return {"present": False, "reason": report.get("reason"), "swapped": False, "live_version": None}
     store = index_store(layout, tenant, modality.name)
     tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
-    config = gates_for(layout, tenant, modality, gates)
     live_version = store.live_version()
-    live_report = store.evaluation(live_version) if live_version and live_version != report["index_version"] else None
-    languages = sorted({r["language"] for r in report["rows"]})
-    failures = list(report["gate_failures"]) or gate_failures(report["rows"], config, languages,
-                                                              live_report["rows"] if live_report else None)
+    failures = list(report["gate_failures"])
+    if not failures and live_version not in (None, report["index_version"], report.get("compared_to_live")):
+        failures.append(f"the live version changed to {live_version} after this candidate was evaluated against "
+                        f"{report.get('compared_to_live') or 'nothing'}; evaluate it again")
     if failures:
         raise GateFailed(f"{tenant}/{modality.name} candidate {report['index_version']} not promoted: " + "; ".join(failures))
     entry = store.promote(report["index_version"], run_id, report["summary"],
-                          keep=tenant_cfg.keep_versions or DEFAULT_KEEP_VERSIONS)
+                          keep=tenant_cfg.keep_versions or DEFAULT_KEEP_VERSIONS, strategy=report.get("strategy"))
     return {"present": True, "live_version": report["index_version"], "previous_version": live_version,
-            "swapped": entry is not None, "audit": entry}
+            "swapped": entry is not None, "audit": entry, "strategy": (report.get("strategy") or {}).get("id")}

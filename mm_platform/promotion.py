@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import pipeline
-from .gates import GateConfig, gate_failures
+from .gates import GateConfig
+from .stats import paired_comparison
 from .index import now_iso
 from .modalities.faq import FaqModality
 from .registry import ModelRegistry
@@ -31,11 +32,10 @@ SHADOW_MODALITY = FaqModality()
 class PromotionGates:
     """Absolute thresholds come from GateConfig; these decide challenger vs champion."""
 
-    #: no cell may drop more than this below the champion
-    max_cell_regression: float = 0.02
-    #: the query-weighted mean F1 over all cells must rise by at least this...
+    #: the query-weighted mean F1 over all cells must rise by at least this (no cell may regress
+    #: against the champion in a paired test on the same queries)...
     min_aggregate_gain: float = 0.0
-    #: ...or latency p95 must improve by this factor with F1 within `max_cell_regression`
+    #: ...or CPU latency p95 must improve by this factor with no cell regressed
     min_latency_gain: float = 0.1
     #: a quantized challenger must stay this close (mean cosine) to the model it was quantized from
     min_fidelity: float = 0.97
@@ -74,22 +74,28 @@ def challenge(layout: Layout, registry: ModelRegistry, family: str, challenger: 
         if pipeline.absent(reports["challenger"]):
             continue
         champ_rows = {r["language"]: r for r in reports["champion"]["rows"]}
-        failures = gate_failures(reports["challenger"]["rows"], pipeline.gates_for(layout, tenant, SHADOW_MODALITY, gates),
-                                 sorted({r["language"] for r in reports["challenger"]["rows"]}))
+        failures = list(reports["challenger"]["gate_failures"])
+        champ_outcomes = {o["key"]: o for o in reports["champion"].get("outcomes", [])}
         for row in reports["challenger"]["rows"]:
             base = champ_rows.get(row["language"])
-            if base is None or not row["n_queries"]:
+            if base is None or not row.get("n_queries") or not base.get("n_queries"):
                 continue
+            pairs = [(o, champ_outcomes[o["key"]]) for o in reports["challenger"].get("outcomes", [])
+                     if o["cell"] == row["language"] and o["key"] in champ_outcomes]
+            paired = paired_comparison([a["predicted"] for a, _ in pairs], [b["predicted"] for _, b in pairs],
+                                       [a["truth"] for a, _ in pairs]).to_dict() if pairs else None
             delta = round(row["f1_macro"] - base["f1_macro"], 4)
             cells.append({"tenant": tenant, "modality": SHADOW_MODALITY.name, "language": row["language"],
                           "n_queries": row["n_queries"], "champion": _cell(base), "challenger": _cell(row),
-                          "delta_f1": delta,
-                          "delta_latency_p95_ms": round(row["latency_p95_ms"] - base["latency_p95_ms"], 3)})
-            if -delta > promotion.max_cell_regression:
-                failures.append(f"{tenant}/{row['language']}: f1 {base['f1_macro']:.3f} -> {row['f1_macro']:.3f} "
-                                f"({delta:+.3f} < -{promotion.max_cell_regression:.3f})")
+                          "delta_f1": delta, "paired_vs_champion": paired,
+                          "delta_latency_cpu_p95_ms": round(row.get("latency_cpu_p95_ms", 0) - base.get("latency_cpu_p95_ms", 0), 3)})
+            if paired and paired["regressed"]:
+                lo, hi = paired["f1_delta_ci"]
+                failures.append(f"{tenant}/{row['language']}: regressed against the champion: f1 {base['f1_macro']:.3f} -> "
+                                f"{row['f1_macro']:.3f} (paired 95% CI {lo:+.3f}..{hi:+.3f}, McNemar p={paired['mcnemar_p']:.3g})")
         tenant_results[tenant] = {"champion": champion, "passed": not failures, "failures": failures,
                                   "shadow_version": reports["challenger"]["index_version"],
+                                  "shadow_strategy": reports["challenger"].get("strategy"),
                                   "champion_version": reports["champion"]["index_version"]}
     aggregate = _aggregate(cells)
     overall = []
@@ -103,12 +109,11 @@ def challenge(layout: Layout, registry: ModelRegistry, family: str, challenger: 
         overall.append("the challenger passed in no tenant")
     else:
         better = aggregate["challenger_f1"] - aggregate["champion_f1"] > promotion.min_aggregate_gain
-        faster = (aggregate["challenger_f1"] >= aggregate["champion_f1"] - promotion.max_cell_regression and
-                  aggregate["challenger_p95_ms"] <= (1 - promotion.min_latency_gain) * aggregate["champion_p95_ms"])
+        faster = aggregate["challenger_p95_ms"] <= (1 - promotion.min_latency_gain) * aggregate["champion_p95_ms"]
         if not (better or faster):
-            overall.append(f"aggregate F1 {aggregate['champion_f1']:.3f} -> {aggregate['challenger_f1']:.3f} and p95 "
+            overall.append(f"aggregate F1 {aggregate['champion_f1']:.3f} -> {aggregate['challenger_f1']:.3f} and CPU p95 "
                            f"{aggregate['champion_p95_ms']:.1f} -> {aggregate['challenger_p95_ms']:.1f} ms: neither "
-                           "better quality nor faster at equal quality")
+                           "better quality nor faster without a regressed cell")
     return {"family": family, "challenger": challenger, "evaluated_at": now_iso(), "run_id": run_id,
             "gates": {**promotion.__dict__, **gates.to_dict()}, "cells": cells, "tenants": tenant_results,
             "aggregate": aggregate, "fidelity": fidelity, "gate_passed": not overall, "gate_failures": overall}
@@ -131,7 +136,8 @@ def _fidelity(layout: Layout, registry: ModelRegistry, version: str, tenants: li
 
 
 def _cell(row: dict) -> dict:
-    return {k: row[k] for k in ("f1_macro", "recall_at_1", "mrr", "latency_p95_ms", "throughput_qps", "index_version")}
+    return {k: row.get(k) for k in ("f1_macro", "f1_macro_ci", "recall_at_1", "mrr", "latency_cpu_p95_ms",
+                                    "latency_p95_ms", "throughput_qps", "index_version", "strategy", "verdict")}
 
 
 def _aggregate(cells: list[dict]) -> dict:
@@ -140,7 +146,8 @@ def _aggregate(cells: list[dict]) -> dict:
     weights = [c["n_queries"] for c in cells]
     mean = lambda side, key: round(float(np.average([c[side][key] for c in cells], weights=weights)), 4)  # noqa: E731
     return {"cells": len(cells), "champion_f1": mean("champion", "f1_macro"), "challenger_f1": mean("challenger", "f1_macro"),
-            "champion_p95_ms": mean("champion", "latency_p95_ms"), "challenger_p95_ms": mean("challenger", "latency_p95_ms")}
+            "champion_p95_ms": mean("champion", "latency_cpu_p95_ms"),
+            "challenger_p95_ms": mean("challenger", "latency_cpu_p95_ms")}
 
 
 def promote(layout: Layout, registry: ModelRegistry, report: dict, run_id: str, *, force_reason: str | None = None) -> dict:
@@ -159,7 +166,7 @@ def promote(layout: Layout, registry: ModelRegistry, report: dict, run_id: str, 
             if _has_override(registry, family, tenant):
                 registry.clear_alias(family, "champion", tenant=tenant, run_id=run_id, reason="follows the global champion")
             pipeline.index_store(layout, tenant, SHADOW_MODALITY.name).promote(
-                result["shadow_version"], run_id, {"promotion_of": challenger})
+                result["shadow_version"], run_id, {"promotion_of": challenger}, strategy=result.get("shadow_strategy"))
             swapped.append(tenant)
         else:
             registry.set_alias(family, "champion", result["champion"], tenant=tenant, run_id=run_id,

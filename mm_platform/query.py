@@ -16,29 +16,40 @@ from .tenancy import Layout
 
 @dataclass
 class LiveIndex:
-    """A live index version with the models that built it (always used together)."""
+    """A live index version with the models that built it (always used together) and, for a
+    modality answered by a retrieval strategy, the strategy it was evaluated and made live with."""
 
     handle: IndexHandle
     models: ModelSet
     modality: Modality
+    retriever: object | None = None
 
     @classmethod
     def load(cls, layout: Layout, tenant: str, modality: Modality) -> "LiveIndex | None":
-        """The index a modality's queries are answered from: its own live one, or for a modality
-        with a `search_target` (speech -> FAQ) the target's, with the query-side models of its own."""
-        own = index_store(layout, tenant, modality.name).live_version()
-        if not own:
+        from .pipeline import version_models
+        from .retrieval.retriever import Retriever
+        from .retrieval.strategy import Strategy
+
+        store = index_store(layout, tenant, modality.name)
+        live = store.live()
+        if not live:
             return None
-        own_handle = IndexHandle(index_store(layout, tenant, modality.name).version_dir(own))
-        if not modality.search_target:
-            return cls(own_handle, ModelSet.from_specs(own_handle.manifest["encoder"]["models"]), modality)
-        target = index_store(layout, tenant, modality.search_target).live_version()
-        if not target:
-            return None
-        handle = IndexHandle(index_store(layout, tenant, modality.search_target).version_dir(target))
-        return cls(handle, target_models(own_handle, handle), modality)
+        handle = IndexHandle(store.version_dir(live["version"]))
+        models = version_models(handle)
+        retriever = None
+        if modality.strategies:
+            strategy = Strategy.from_dict(live["strategy"]) if live.get("strategy") else Strategy()
+            retriever = Retriever(handle, models, strategy)
+        return cls(handle, models, modality, retriever)
+
+    @property
+    def strategy_id(self) -> str | None:
+        return self.retriever.strategy.id if self.retriever is not None else None
 
     def search(self, query: dict, tenant_dir, k: int, language: str | None) -> list[dict]:
+        if self.retriever is not None and "asr" not in self.modality.roles:
+            hits = self.retriever.search([query[self.modality.query_field]], k=k, language=language)[0]
+            return [{"score": round(h.score, 4), **h.row} for h in hits]
         if language is None and "asr" in self.modality.roles:
             languages = self.models.asr.languages
             if len(languages) != 1:
@@ -47,16 +58,13 @@ class LiveIndex:
         reason = self.modality.query_unsupported({"language": language, **query}, self.models) if language else None
         if reason:
             raise ValueError(reason)
+        if self.retriever is not None:  # spoken: transcribe, then the evaluated strategy
+            text = self.modality.transcribe_query({"language": language, **query}, self.models, tenant_dir)
+            hits = self.retriever.search([text], k=k, language=language)[0]
+            return [{"score": round(h.score, 4), "transcript": text, **h.row} for h in hits]
         vector = self.modality.encode_queries([{"language": language, **query}], self.models, tenant_dir)
-        return [{"score": round(h.score, 4), **h.row} for h in self.handle.search(vector, k=k, language=language)[0]]
-
-
-def target_models(own: IndexHandle, target: IndexHandle) -> ModelSet:
-    """Query-side models of a modality searching another modality's index: the target's models
-    for the vector space (never a mixed pair), the modality's own for the rest (e.g. its ASR)."""
-    own_models = own.manifest["encoder"]["models"]
-    target_specs = target.manifest["encoder"]["models"]
-    return ModelSet.from_specs({**{r: s for r, s in own_models.items() if r not in target_specs}, **target_specs})
+        search_language = None if self.modality.language_free_queries else language
+        return [{"score": round(h.score, 4), **h.row} for h in self.handle.search(vector, k=k, language=search_language)[0]]
 
 
 @dataclass

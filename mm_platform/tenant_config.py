@@ -10,6 +10,10 @@ asr_vocabulary: [e-reader, acupuncture]   # words that bias speech recognition
 gates:                                    # global overrides, then per-modality ones
   min_f1: 0.92
   speech: {max_wer: 0.2}
+excuse:                                   # cells allowed to go unmeasured, with the reason
+  speech: {ja: "no Japanese phone line yet"}
+  image: "customers send no photos yet"   # every cell of the modality
+retrieval: {max_query_cpu_ms: 5}          # strategy selection (mm_platform.retrieval.selection)
 keep_versions: 5
 ```
 """
@@ -25,8 +29,9 @@ from .gates import GateConfig
 from .validation import InputFileError
 
 TENANT_FILE = "tenant.yaml"
-KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models", "asr_vocabulary"}
-ROLES = ("text", "image", "asr")
+KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models", "asr_vocabulary", "excuse", "retrieval"}
+ROLES = ("text", "text2", "image", "asr")
+RETRIEVAL_KEYS = {"folds": int, "max_query_cpu_ms": (int, float), "switch_margin": (int, float), "min_report_n": int}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,12 @@ class TenantConfig:
     modalities: tuple[str, ...] | None = None
     models: dict = field(default_factory=dict)
     asr_vocabulary: tuple[str, ...] = ()
+    #: {modality: {cell: reason}} ("*": every cell of the modality)
+    excuses: dict = field(default_factory=dict)
+    retrieval: dict = field(default_factory=dict)
+
+    def excuses_for(self, modality: str) -> dict[str, str]:
+        return dict(self.excuses.get(modality, {}))
 
     def gate_config(self, base: GateConfig, modality: str | None = None) -> GateConfig:
         scalars = {k: v for k, v in self.gates.items() if not isinstance(v, dict)}
@@ -92,6 +103,24 @@ def load_tenant_config(tenant_dir: Path) -> TenantConfig:
     vocabulary = data.get("asr_vocabulary") or []
     if not isinstance(vocabulary, list) or not all(isinstance(w, str) for w in vocabulary):
         raise InputFileError(path, "'asr_vocabulary' must be a list of words or phrases")
+    excuses = {}
+    raw_excuses = data.get("excuse") or {}
+    if not isinstance(raw_excuses, dict):
+        raise InputFileError(path, "'excuse' must map a modality to a reason or to {cell: reason}")
+    for modality, value in raw_excuses.items():
+        cells = {"*": value} if isinstance(value, str) else value
+        if not isinstance(cells, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                  for k, v in cells.items()):
+            raise InputFileError(path, f"excuse.{modality}: expected a reason or a mapping of cell to a non-empty reason")
+        excuses[modality] = {k: v.strip() for k, v in cells.items()}
+    retrieval = data.get("retrieval") or {}
+    if not isinstance(retrieval, dict):
+        raise InputFileError(path, "'retrieval' must be a mapping")
+    for key, value in retrieval.items():
+        if key not in RETRIEVAL_KEYS:
+            raise InputFileError(path, f"retrieval: unknown key {key!r} (known: {', '.join(RETRIEVAL_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, RETRIEVAL_KEYS[key]) or value < (2 if key == "folds" else 0):
+            raise InputFileError(path, f"retrieval.{key}: expected a {'whole number >= 2' if key == 'folds' else 'non-negative number'}, got {value!r}")
     return TenantConfig(gates=gates, keep_versions=keep,
                         modalities=tuple(modalities) if modalities is not None else None, models=normalized,
-                        asr_vocabulary=tuple(vocabulary))
+                        asr_vocabulary=tuple(vocabulary), excuses=excuses, retrieval=retrieval)

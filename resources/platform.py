@@ -8,7 +8,9 @@ import dagster as dg
 from mm_platform import settings
 from mm_platform.gates import GateConfig
 from mm_platform.models import ModelSet
-from mm_platform.pipeline import tenant_models
+from mm_platform.evaluation import DEFAULT_LATENCY_SAMPLES
+from mm_platform.pipeline import EvaluationSettings, tenant_models
+from mm_platform.retrieval.selection import SelectionSettings
 from mm_platform.tenancy import Layout
 
 
@@ -30,6 +32,8 @@ class ModelsResource(dg.ConfigurableResource):
 
     text_encoder: str = settings.DEFAULT_TEXT_ENCODER
     text_model_path: str = ""
+    #: second encoder of FAQ retrieval ensembles ("none": no ensemble)
+    text2_encoder: str = "multilingual-e5-small"
     image_encoder: str = "visual-descriptor"
     image_model_path: str = ""
     asr_backend: str = "faster-whisper"
@@ -40,15 +44,16 @@ class ModelsResource(dg.ConfigurableResource):
             return {"name": name, **({"model_path": path} if path else {})}
 
         return {"text": choice(self.text_encoder, self.text_model_path),
+                "text2": choice(self.text2_encoder, ""),
                 "image": choice(self.image_encoder, self.image_model_path),
                 "asr": choice(self.asr_backend, self.asr_model_path)}
 
-    def for_tenant(self, layout: Layout, tenant: str) -> ModelSet:
+    def for_tenant(self, layout: Layout, tenant: str, max_query_cpu_ms: float | None = None) -> ModelSet:
         settings.configure_offline()
         defaults = self.defaults()
         if self.text_encoder == "champion":
             defaults["text"] = champion_spec(layout, "text_encoder", tenant)
-        return tenant_models(layout, tenant, defaults)
+        return tenant_models(layout, tenant, defaults, max_query_cpu_ms)
 
 
 def champion_spec(layout: Layout, family: str, tenant: str) -> dict:
@@ -68,16 +73,28 @@ class QualityResource(dg.ConfigurableResource):
     """Data-quality bounds and global gate thresholds (a tenant's `tenant.yaml` may override
     them, per modality too) and index options."""
 
-    min_f1: float = 0.9
-    min_recall_at_1: float = 0.85
-    max_latency_p95_ms: float = 500.0
-    max_error_rate: float = 0.001
-    max_regression: float = 0.02
-    max_wer: float = 0.15
-    max_cer: float = 0.15
+    min_f1: float = GateConfig.min_f1
+    min_recall_at_1: float = GateConfig.min_recall_at_1
+    max_latency_p95_ms: float = GateConfig.max_latency_p95_ms
+    max_latency_ratio: float = GateConfig.max_latency_ratio
+    max_error_rate: float = GateConfig.max_error_rate
+    max_wer: float = GateConfig.max_wer
+    max_cer: float = GateConfig.max_cer
+    min_n: int = GateConfig.min_n
     max_quarantine_rate: float = 0.2
     required_languages: list[str] = ["zh", "en", "ja"]
     index_type: str = "flat"
+    #: single-query timings per evaluation cell set (cycling the queries)
+    latency_samples: int = DEFAULT_LATENCY_SAMPLES
+    #: retrieval strategy selection (tenant.yaml `retrieval:` overrides per tenant)
+    folds: int = SelectionSettings.folds
+    max_query_cpu_ms: float = SelectionSettings.max_query_cpu_ms
+    switch_margin: float = SelectionSettings.switch_margin
 
     def gate_config(self) -> GateConfig:
         return GateConfig(**{f.name: getattr(self, f.name) for f in fields(GateConfig) if hasattr(self, f.name)})
+
+    def evaluation_settings(self) -> EvaluationSettings:
+        return EvaluationSettings(latency_samples=self.latency_samples, selection=SelectionSettings(
+            folds=self.folds, max_query_cpu_ms=self.max_query_cpu_ms, switch_margin=self.switch_margin,
+            min_report_n=self.min_n))

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from ..atomic import atomic_write_json
 from .faq_content import CONTENT, Entity, Intent, TenantContent
+from .queries import query_templates
 
 TENANTS: tuple[str, ...] = ("ecommerce", "medical", "education")
 LANGUAGES: tuple[str, ...] = ("zh", "en", "ja")
@@ -38,7 +39,7 @@ class ProfileSize:
 
 PROFILE_SIZES = {
     "small": ProfileSize(
-        intents=10, entities=2, faq_templates=1, faq_rows_per_language=20, queries_per_language=20
+        intents=10, entities=2, faq_templates=1, faq_rows_per_language=20, queries_per_language=120
     ),
     "seed": ProfileSize(
         intents=None,
@@ -75,7 +76,8 @@ def build_faq_rows(tenant: str, profile: str, seed: int = 0) -> tuple[list[dict]
             for entity in entities
         ]
         faq_rows += _sample_keeping_every_pair(rng, pair_groups, size.faq_rows_per_language)
-        eval_queries += _eval_queries(rng, language, intents, entities, size.queries_per_language)
+        eval_queries += _eval_queries(rng, language, intents, entities, size.queries_per_language,
+                                      query_templates(tenant))
     _check_queries_held_out(faq_rows, eval_queries)
     return faq_rows, eval_queries
 
@@ -129,6 +131,8 @@ def _faq_row(tenant: str, language: str, intent: Intent, entity: Entity, templat
         "language": language,
         "annotation": intent.label[language],
         "entity": name,
+        # the tenant's own language-independent key of the intent: links the label across languages
+        "intent": intent.key,
     }
 
 
@@ -142,23 +146,23 @@ def _sample_keeping_every_pair(rng: random.Random, pair_groups: list[list[dict]]
 
 
 def _eval_queries(
-    rng: random.Random, language: str, intents: Sequence[Intent], entities: Sequence[Entity], count: int
+    rng: random.Random, language: str, intents: Sequence[Intent], entities: Sequence[Entity], count: int,
+    templates_by_intent: dict[str, dict[str, tuple[str, ...]]],
 ) -> list[dict]:
-    """`count` queries spread evenly over the intents, each with a random entity and query template."""
+    """`count` queries spread evenly over the intents, each a held-out template filled with a
+    random entity (templates without an entity are used once)."""
     base, extra = divmod(count, len(intents))
     with_extra = set(rng.sample(range(len(intents)), extra))
     queries = []
     for idx, intent in enumerate(intents):
-        templates = intent.queries[language]
-        combos = [(entity, template) for entity in entities for template in templates]
-        for entity, template in rng.sample(combos, base + (idx in with_extra)):
-            queries.append(
-                {
-                    "query": template.format(entity=entity.name[language]),
-                    "language": language,
-                    "annotation": intent.label[language],
-                }
-            )
+        texts = {template.format(entity=entity.name[language], entity_en=entity.name["en"]): None
+                 for template in templates_by_intent[intent.key][language] for entity in entities}
+        wanted = base + (idx in with_extra)
+        texts = list(texts)
+        if len(texts) < wanted:
+            raise ValueError(f"{intent.key}/{language}: {len(texts)} distinct queries for {wanted} wanted")
+        for text in rng.sample(texts, wanted):
+            queries.append({"query": text, "language": language, "annotation": intent.label[language]})
     return queries
 
 

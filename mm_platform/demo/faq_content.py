@@ -3,8 +3,8 @@
 Templates hold `{entity}`, filled with the entity's name in the template's language.
 Answers may also hold `{n}`, a number drawn from the intent's `numbers` once per
 (intent, entity), and `{price}`, the same number read as US dollars and shown in the
-language's usual currency. FAQ templates become the stored questions; query templates
-are held-out paraphrases of them, used only for evaluation.
+language's usual currency. FAQ templates become the stored questions; the held-out
+evaluation queries are in `mm_platform.demo.queries`, one module per tenant.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class Intent:
     key: str
     label: dict[str, str]
     faq: dict[str, tuple[str, ...]]
-    queries: dict[str, tuple[str, ...]]
     answer: dict[str, str]
     numbers: range = range(1, 2)
 
@@ -60,7 +59,6 @@ def _intent(
     *,
     label: tuple[str, str, str],
     faq: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
-    queries: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
     answer: tuple[str, str, str],
     numbers: range = range(1, 2),
 ) -> Intent:
@@ -69,7 +67,6 @@ def _intent(
         key=key,
         label=_by_language(*label),
         faq=_by_language(*faq),
-        queries=_by_language(*queries),
         answer=_by_language(*answer),
         numbers=numbers,
     )
@@ -127,19 +124,6 @@ ECOMMERCE_INTENTS = (
             ("What is the return policy for the {entity}?", "How and by when can I return the {entity}?"),
             ("{entity}は返品できますか？", "{entity}を返品する方法を教えてください。"),
         ),
-        queries=(
-            ("不喜欢的话{entity}能退货吗？", "{entity}用过一次还能退货吗？", "拆封了的{entity}还能退货吗？"),
-            (
-                "I don't like the {entity}; what is the process to return it?",
-                "By when must the {entity} be returned?",
-                "What are the rules for returning the {entity}?",
-            ),
-            (
-                "{entity}が気に入らなかったら、返品はできますか？",
-                "{entity}の箱を捨ててしまっても返品できますか？",
-                "開けてしまった{entity}でも返品できますか？",
-            ),
-        ),
         answer=(
             "{entity}在签收后{n}天内可以无理由退货，请保持商品完好并保留原包装。",
             "You can return the {entity} within {n} days of delivery, as long as it is unused and in its original packaging.",
@@ -154,19 +138,6 @@ ECOMMERCE_INTENTS = (
             ("{entity}下单后多久能送到？", "{entity}的配送时间是多久？"),
             ("How long does delivery take for the {entity}?", "When will the {entity} arrive after I order it?"),
             ("{entity}は注文してから何日で届きますか？", "{entity}のお届けにはどのくらいかかりますか？"),
-        ),
-        queries=(
-            ("我今天买{entity}，大概哪天能送到？", "{entity}一般几天能到货？", "{entity}从下单到送到要等几天？"),
-            (
-                "If I order the {entity} today, when is delivery?",
-                "Usually, how many days until the {entity} is delivered?",
-                "What's the expected delivery date for the {entity}?",
-            ),
-            (
-                "今日{entity}を注文したら、いつごろ届きますか？",
-                "{entity}はふつう何日くらいで届きますか？",
-                "{entity}が届くまで、何日待てばいいですか？",
-            ),
         ),
         answer=(
             "{entity}通常在下单后{n}个工作日内送达。",
@@ -183,19 +154,6 @@ ECOMMERCE_INTENTS = (
             ("How much is shipping for the {entity}?", "Is shipping free for the {entity}?"),
             ("{entity}の送料はいくらですか？", "{entity}は送料無料ですか？"),
         ),
-        queries=(
-            ("{entity}寄过来要收运费吗？", "{entity}的运费怎么算？", "{entity}能免运费吗，还是要自己付？"),
-            (
-                "How are shipping costs calculated for the {entity}?",
-                "Do I pay extra shipping on the {entity}?",
-                "Are there shipping charges when I order the {entity}?",
-            ),
-            (
-                "{entity}を送ってもらうと、送料はいくらかかりますか？",
-                "{entity}の送料はどう計算されますか？",
-                "{entity}を買うと送料はかかりますか？",
-            ),
-        ),
         answer=(
             "{entity}的标准运费为{price}，会员订单包邮。",
             "Standard shipping for the {entity} costs {price}; members get free shipping.",
@@ -210,19 +168,6 @@ ECOMMERCE_INTENTS = (
             ("怎么查询{entity}订单的物流状态？", "我的{entity}物流显示到哪里了？"),
             ("How can I track my order for the {entity}?", "Where can I see tracking information for my {entity} order?"),
             ("{entity}の配送状況を追跡できますか？", "注文した{entity}の荷物を追跡するには？"),
-        ),
-        queries=(
-            ("{entity}的物流单号在哪里看？", "想查一下{entity}的物流信息和快递单号", "{entity}的物流进度在哪里跟踪？"),
-            (
-                "Where can I find the tracking number for my {entity}?",
-                "How do I see the tracking status of my {entity} package?",
-                "Is there a tracking link for my {entity} order?",
-            ),
-            (
-                "{entity}の追跡番号はどこで見られますか？",
-                "{entity}の荷物を追跡して、いまどこにあるか知りたいです。",
-                "{entity}の追跡情報はどこで確認しますか？",
-            ),
         ),
         answer=(
             "{entity}发货后，您可在“我的订单”中查看物流信息，物流状态每{n}小时更新一次。",
@@ -239,19 +184,6 @@ ECOMMERCE_INTENTS = (
             ("Can I cancel my order for the {entity}?", "How do I cancel the {entity} I just ordered?"),
             ("{entity}の注文はキャンセルできますか？", "注文したばかりの{entity}をキャンセルするには？"),
         ),
-        queries=(
-            ("{entity}我不想要了，还没发货能取消吗？", "下错了{entity}的单，怎么取消？", "{entity}付完款后还能取消订单吗？"),
-            (
-                "I no longer want the {entity}; can I cancel before it ships?",
-                "I ordered the {entity} by mistake, how do I cancel it?",
-                "Is it too late to cancel my {entity} purchase?",
-            ),
-            (
-                "{entity}はやっぱりいらないので、発送前にキャンセルできますか？",
-                "{entity}をまちがえて注文したので、キャンセルしたいです。",
-                "{entity}を注文しましたが、まだキャンセルは間に合いますか？",
-            ),
-        ),
         answer=(
             "{entity}在下单后{n}小时内且未发货时，可在订单页面直接取消。",
             "You can cancel the {entity} from your order page within {n} hours, as long as it has not shipped yet.",
@@ -266,19 +198,6 @@ ECOMMERCE_INTENTS = (
             ("购买{entity}可以用哪些支付方式？", "{entity}支持信用卡付款吗？"),
             ("What payment methods can I use for the {entity}?", "Is credit card payment available for the {entity}?"),
             ("{entity}の支払い方法には何がありますか？", "{entity}はクレジットカードで払えますか？"),
-        ),
-        queries=(
-            ("买{entity}能用支付宝或微信支付吗？", "{entity}可以分期付款吗？", "{entity}都支持哪几种付款方式？"),
-            (
-                "Which ways of payment are accepted for the {entity}?",
-                "Do you take Apple Pay as a payment method for the {entity}?",
-                "Is PayPal accepted as payment for the {entity}?",
-            ),
-            (
-                "{entity}はPayPayでも支払いできますか？",
-                "{entity}の支払いは分割にできますか？",
-                "{entity}を買うとき、どんな払い方が選べますか？",
-            ),
         ),
         answer=(
             "{entity}支持信用卡、支付宝和微信支付，也可分{n}期免息付款。",
@@ -295,19 +214,6 @@ ECOMMERCE_INTENTS = (
             ("How long is the warranty on the {entity}?", "Does the {entity} come with a manufacturer's warranty?"),
             ("{entity}の保証期間はどのくらいですか？", "{entity}にメーカー保証はついていますか？"),
         ),
-        queries=(
-            ("{entity}用了几个月出故障，还在保修期内吗？", "{entity}的保修范围包括哪些？", "{entity}保修几年？"),
-            (
-                "If the {entity} stops working, is it still under warranty?",
-                "What does the {entity} warranty cover?",
-                "How many years of warranty do I get with the {entity}?",
-            ),
-            (
-                "{entity}が故障したとき、保証期間内なら無料で修理できますか？",
-                "{entity}の保証ではどんな故障がカバーされますか？",
-                "{entity}は何年保証ですか？",
-            ),
-        ),
         answer=(
             "{entity}享受{n}个月的厂家保修，非人为故障可免费维修。",
             "The {entity} has a {n}-month manufacturer's warranty that covers defects not caused by misuse.",
@@ -323,19 +229,6 @@ ECOMMERCE_INTENTS = (
             ("What are the dimensions and specifications of the {entity}?", "Which size of the {entity} should I choose?"),
             ("{entity}のサイズと仕様を教えてください。", "{entity}はどのサイズを選べばいいですか？"),
         ),
-        queries=(
-            ("{entity}的具体尺寸是多大？", "{entity}的具体规格尺寸能告诉我吗？", "{entity}的长宽高尺寸分别是多少？"),
-            (
-                "What size is the {entity} exactly?",
-                "What size and specs does the {entity} come in?",
-                "What are the exact dimensions of the {entity}?",
-            ),
-            (
-                "{entity}の大きさはどのくらいのサイズですか？",
-                "{entity}のくわしいサイズ表はありますか？",
-                "{entity}のサイズ（縦・横・高さ）を知りたいです。",
-            ),
-        ),
         answer=(
             "{entity}的尺寸、重量等完整参数都列在商品页的“规格”栏里，并附有尺码对照表。",
             "The full dimensions, weight and specifications of the {entity} are listed on its product page, together with a size chart.",
@@ -349,19 +242,6 @@ ECOMMERCE_INTENTS = (
             ("购买{entity}可以开发票吗？", "{entity}的发票怎么申请？"),
             ("Can I get an invoice for the {entity}?", "Where do I download the invoice for my {entity} purchase?"),
             ("{entity}の領収書は発行してもらえますか？", "{entity}を買ったときの領収書はどこからダウンロードできますか？"),
-        ),
-        queries=(
-            ("公司报销要用{entity}的发票，能开吗？", "{entity}能开增值税专用发票吗？", "{entity}的发票抬头能写公司名吗？"),
-            (
-                "I need an invoice for the {entity} for my company expenses, how do I request one?",
-                "I need my company name on the {entity} invoice",
-                "How can I obtain an invoice after buying the {entity}?",
-            ),
-            (
-                "会社の経費にするので{entity}の領収書がほしいです。",
-                "{entity}の領収書の宛名を会社名にできますか？",
-                "{entity}を買ったあと、領収書はどうやってもらえますか？",
-            ),
         ),
         answer=(
             "{entity}发货后{n}天内可在订单详情页申请电子发票，支持填写公司抬头。",
@@ -381,19 +261,6 @@ ECOMMERCE_INTENTS = (
             ),
             ("{entity}が値下がりしたら、差額はもらえますか？", "{entity}が他店より高い場合、値下げしてもらえますか？"),
         ),
-        queries=(
-            ("别家的{entity}更便宜，能按他们的价格补差价吗？", "刚买的{entity}就降价了，能申请价格保护吗？", "{entity}降价多少天内可以申请价格保护？"),
-            (
-                "Another store sells the {entity} for less, can you price match?",
-                "The {entity} got cheaper right after I bought it, is there a price match?",
-                "Will you match a competitor's price for the {entity}?",
-            ),
-            (
-                "ほかのお店のほうが{entity}が安いので、同じ価格に合わせてもらえますか？",
-                "{entity}を買った直後に値下がりしました。差額はもらえますか？",
-                "{entity}の値下がり分の差額は、買ってから何日まで対応してもらえますか？",
-            ),
-        ),
         answer=(
             "{entity}享受{n}天价格保护，期间降价可申请退还差价。",
             "The {entity} has a {n}-day price guarantee: if our price drops in that time, we pay you the difference.",
@@ -408,19 +275,6 @@ ECOMMERCE_INTENTS = (
             ("{entity}可以提供礼品包装吗？", "送人的{entity}能包装成礼物吗？"),
             ("Do you offer gift wrapping for the {entity}?", "Can you gift wrap the {entity} as a present?"),
             ("{entity}はギフトラッピングできますか？", "プレゼント用に{entity}を包んでもらえますか？"),
-        ),
-        queries=(
-            ("我想把{entity}送给朋友，能帮忙做礼品包装并加贺卡吗？", "{entity}可以用礼品纸包装好再寄出吗？", "买{entity}当生日礼物，有礼品包装服务吗？"),
-            (
-                "I'm giving the {entity} to a friend, can you gift wrap it with a card?",
-                "Could you wrap the {entity} in gift paper before sending it?",
-                "Is gift wrapping available for the {entity} as a birthday present?",
-            ),
-            (
-                "友だちに{entity}をおくるので、ラッピングとメッセージカードをお願いできますか？",
-                "{entity}をきれいにラッピングしてから送ってもらえますか？",
-                "誕生日プレゼントの{entity}をラッピングしてほしいです。",
-            ),
         ),
         answer=(
             "{entity}可选礼品包装，费用为{price}，并可免费附上贺卡。",
@@ -437,19 +291,6 @@ ECOMMERCE_INTENTS = (
             ("Is the {entity} in stock?", "When will the {entity} be back in stock?"),
             ("{entity}の在庫はありますか？", "{entity}の再入荷の予定はありますか？"),
         ),
-        queries=(
-            ("{entity}显示无货，还会补货吗？", "{entity}仓库里还有货吗？", "{entity}到货补货时能通知我吗？"),
-            (
-                "The {entity} shows as out of stock, will you restock it?",
-                "Do you have the {entity} in stock right now?",
-                "Will the {entity} be restocked soon?",
-            ),
-            (
-                "{entity}が在庫切れですが、また入荷しますか？",
-                "{entity}はお店に在庫が残っていますか？",
-                "{entity}が再入荷したら、在庫のお知らせをもらえますか？",
-            ),
-        ),
         answer=(
             "{entity}的库存在商品页实时显示，售罄后一般在{n}天内补货，可点击“到货通知”。",
             "Stock of the {entity} is shown live on its product page; when it sells out, it is usually restocked within {n} days and you can sign up for a restock alert.",
@@ -464,19 +305,6 @@ ECOMMERCE_INTENTS = (
             ("收到的{entity}有破损怎么办？", "{entity}开箱发现破损，怎么处理？"),
             ("Who do I contact about a damaged {entity}?", "My {entity} was broken when I unpacked it, how do you handle it?"),
             ("{entity}が破損していたらどうすればいいですか？", "{entity}が破損していた場合、どこに連絡すればいいですか？"),
-        ),
-        queries=(
-            ("{entity}拆开箱子发现破损了，能赔吗？", "{entity}送到时外壳破损了，怎么办？", "{entity}外壳有破损和划痕，刚收到就这样"),
-            (
-                "I opened the box and the {entity} is damaged, what now?",
-                "My {entity} got damaged in transit, who can help me?",
-                "My {entity} came damaged, with dents and scratches",
-            ),
-            (
-                "箱をあけたら{entity}が破損していました。",
-                "{entity}が配送中に破損したようです。どこに連絡すればいいですか？",
-                "{entity}に最初から傷やへこみがあり、破損しています。",
-            ),
         ),
         answer=(
             "如果{entity}到货时有破损，请在签收后{n}小时内拍照联系客服，我们会免费补发或退款。",
@@ -493,19 +321,6 @@ ECOMMERCE_INTENTS = (
             ("Can I exchange the {entity} for a different color?", "How do I exchange the {entity} for another model?"),
             ("{entity}をちがう色に交換できますか？", "{entity}を別のモデルに交換する方法は？"),
         ),
-        queries=(
-            ("{entity}想换个颜色，可以换货吗？", "{entity}不合适，能换货换别的款吗？", "{entity}能不能换成另一款型号？"),
-            (
-                "I'd like to swap my {entity} for another color, can I exchange it?",
-                "I'd like to exchange the {entity} I received for another one",
-                "Could I exchange the {entity} I bought for a different version?",
-            ),
-            (
-                "{entity}の色が好みじゃないので、ほかの色と交換したいです。",
-                "{entity}の交換をお願いしたいです。",
-                "買った{entity}を別のタイプに交換できますか？",
-            ),
-        ),
         answer=(
             "{entity}签收后{n}天内可免费换货一次，往返运费由我们承担。",
             "You can exchange the {entity} once free of charge within {n} days of delivery; we cover the shipping both ways.",
@@ -520,19 +335,6 @@ ECOMMERCE_INTENTS = (
             ("购买{entity}能获得多少会员积分？", "{entity}可以用会员积分抵扣吗？"),
             ("How many membership points do I earn when I buy the {entity}?", "Can I use my membership points to pay for the {entity}?"),
             ("{entity}を買うと会員ポイントは何ポイントつきますか？", "{entity}を会員ポイントで買えますか？"),
-        ),
-        queries=(
-            ("购买{entity}有积分奖励吗？", "我攒的积分能抵扣{entity}吗？", "买{entity}能攒多少积分？"),
-            (
-                "Do I get reward points for purchasing the {entity}?",
-                "Can I spend my points on the {entity}?",
-                "Do the points for buying the {entity} get added automatically?",
-            ),
-            (
-                "{entity}の購入で会員ポイントはもらえますか？",
-                "ためた会員ポイントを{entity}の購入に使いたいです。",
-                "{entity}の購入でたまった会員ポイントはどこで確認できますか？",
-            ),
         ),
         answer=(
             "购买{entity}可获得{n}会员积分，确认收货后到账，下次购物可直接抵扣。",
@@ -549,19 +351,6 @@ ECOMMERCE_INTENTS = (
             ("Can I use a coupon on the {entity}?", "How do I apply a promo code when buying the {entity}?"),
             ("{entity}にクーポンは使えますか？", "{entity}を買うときにクーポンコードを入れるには？"),
         ),
-        queries=(
-            ("买{entity}的时候，我的满减优惠券能用吗？", "{entity}结账时优惠券怎么用？", "为什么我的优惠券对{entity}不生效？"),
-            (
-                "I have a discount coupon, does it work for the {entity}?",
-                "Where does the coupon code go when I check out the {entity}?",
-                "Why won't my coupon apply to the {entity}?",
-            ),
-            (
-                "{entity}の購入にクーポンを使いたいです。",
-                "{entity}のクーポンコードは会計のどこで入力しますか？",
-                "{entity}にクーポンが適用されないのはなぜですか？",
-            ),
-        ),
         answer=(
             "{entity}可以使用店铺优惠券，结算页输入优惠码即可，最高减{price}。",
             "Coupons work on the {entity}: enter the code at checkout to save up to {price}.",
@@ -576,19 +365,6 @@ ECOMMERCE_INTENTS = (
             ("{entity}可以寄到国外吗？", "{entity}支持国际配送吗？"),
             ("Do you ship the {entity} internationally?", "Can I order the {entity} from abroad?"),
             ("{entity}は海外発送していますか？", "{entity}を日本以外の国に送ってもらえますか？"),
-        ),
-        queries=(
-            ("我在美国，能把{entity}寄到国外给我吗？", "{entity}国际配送要交关税吗？", "{entity}可以国际邮寄到欧洲吗？"),
-            (
-                "I live overseas in Canada, can you send the {entity} to me?",
-                "Will I pay customs duties if the {entity} is sent abroad?",
-                "Do you send the {entity} overseas?",
-            ),
-            (
-                "アメリカに住んでいるのですが、{entity}を海外まで送ってもらえますか？",
-                "{entity}を海外に送ると関税はかかりますか？",
-                "{entity}をヨーロッパへ海外配送できますか？",
-            ),
         ),
         answer=(
             "{entity}可寄往海外，国际配送一般需要{n}天，进口关税由收件人承担。",
@@ -605,19 +381,6 @@ ECOMMERCE_INTENTS = (
             ("Do you offer installation for the {entity}?", "Who handles installation of the {entity}?"),
             ("{entity}の設置サービスはありますか？", "{entity}はだれが設置してくれますか？"),
         ),
-        queries=(
-            ("{entity}我自己不会安装，能派师傅来吗？", "{entity}可以派人到家里帮忙安装好吗？", "{entity}的安装是免费的吗？"),
-            (
-                "Can you send a technician to install the {entity}?",
-                "I can't install the {entity} myself, is there an installation service?",
-                "Is installation of the {entity} included, or is it extra?",
-            ),
-            (
-                "{entity}を自分で設置できないので、業者さんに来てもらえますか？",
-                "{entity}を家まで来て設置してもらえますか？",
-                "{entity}の設置サービスの費用を教えてください。",
-            ),
-        ),
         answer=(
             "我们为{entity}提供上门安装，费用为{price}，可在下单时预约时间。",
             "Professional installation of the {entity} is available for {price}; choose a time slot when you order.",
@@ -632,19 +395,6 @@ ECOMMERCE_INTENTS = (
             ("{entity}的退款要多久才能收到？", "{entity}的退款什么时候到账？"),
             ("What is the refund processing time for the {entity}?", "When will the refund for the {entity} reach my account?"),
             ("{entity}の返金はいつカードや口座に戻りますか？", "{entity}の返金はいつ口座に入りますか？"),
-        ),
-        queries=(
-            ("{entity}已经寄回去了，退款几天能到卡上？", "{entity}的退款一直没到账，正常吗？", "{entity}的钱什么时候退到我的银行卡？"),
-            (
-                "I already sent the {entity} back, how many days until the refund hits my card?",
-                "My {entity} refund still hasn't arrived in my account, is that normal?",
-                "Is the refund for the {entity} paid back to my card?",
-            ),
-            (
-                "{entity}を送り返したのですが、返金はいつになりますか？",
-                "{entity}の返金がまだ口座に入っていません。",
-                "{entity}の返金は、どの口座に入金されますか？",
-            ),
         ),
         answer=(
             "我们收到退回的{entity}后，退款会在{n}个工作日内原路退回。",
@@ -661,19 +411,6 @@ ECOMMERCE_INTENTS = (
             ("Can I change the address for my {entity} order?", "How do I update the address on the {entity} I ordered?"),
             ("{entity}の注文後にお届け先の住所を変更できますか？", "{entity}の注文の住所を変えるには？"),
         ),
-        queries=(
-            ("我搬家了，{entity}能改寄到新地址吗？", "{entity}的收货地址填错了，能修改吗？", "{entity}能改成寄到公司的地址吗？"),
-            (
-                "I moved, can the {entity} go to my new address instead?",
-                "I typed the wrong address for the {entity}, what can I do?",
-                "Please update the {entity} delivery to my office address instead of home",
-            ),
-            (
-                "引っ越したので、{entity}の届け先を新しい住所にしてほしいです。",
-                "{entity}の注文で住所の入力をミスしました。直せますか？",
-                "{entity}の届け先住所を会社に変えたいです。",
-            ),
-        ),
         answer=(
             "{entity}发货前可在订单页修改收货地址；已发货的订单请在{n}小时内联系客服。",
             "You can edit the address for the {entity} on your order page until it ships; after that, contact us within {n} hours.",
@@ -688,19 +425,6 @@ ECOMMERCE_INTENTS = (
             ("{entity}的使用说明书在哪里下载？", "{entity}有中文说明书吗？"),
             ("Where can I download the user manual for the {entity}?", "Is there a user manual for the {entity}?"),
             ("{entity}のマニュアルはどこでダウンロードできますか？", "{entity}の取扱説明書はありますか？"),
-        ),
-        queries=(
-            ("{entity}的说明书丢了，还能再要一份吗？", "不知道{entity}怎么用，说明书在哪？", "{entity}的说明书有PDF版吗？"),
-            (
-                "I lost the manual that came with the {entity}, is there a digital copy?",
-                "I'm not sure how to operate the {entity}, where's the manual?",
-                "Can I get the {entity} manual as a PDF?",
-            ),
-            (
-                "{entity}の説明書をなくしてしまいました。データ版はありますか？",
-                "{entity}の使い方がわからないので、マニュアルを見たいです。",
-                "{entity}のマニュアルはPDFでもらえますか？",
-            ),
         ),
         answer=(
             "{entity}的电子版说明书可在商品页的“下载”栏获取，共{n}页，附有图文操作步骤。",
@@ -765,19 +489,6 @@ MEDICAL_INTENTS = (
             ("How do I book the {entity}?", "Is a booking needed for the {entity}?"),
             ("{entity}の予約はどうやって取りますか？", "{entity}は事前に予約が必要ですか？"),
         ),
-        queries=(
-            ("我想做{entity}，要去哪里预约？", "{entity}可以用App预约吗？", "{entity}是不是一定得预约？"),
-            (
-                "What's the booking process for the {entity}?",
-                "Can I make a booking for the {entity} in your app?",
-                "Is walking in possible for the {entity}, or must I book first?",
-            ),
-            (
-                "{entity}を予約したいのですが、どこで申し込めますか？",
-                "{entity}はアプリから予約できますか？",
-                "{entity}の予約をしないで行ってもいいですか？",
-            ),
-        ),
         answer=(
             "{entity}可通过官网、App或电话预约，建议提前{n}天预约。",
             "You can book the {entity} through our website, app or by phone; we recommend booking {n} days ahead.",
@@ -792,19 +503,6 @@ MEDICAL_INTENTS = (
             ("{entity}可以改期或取消吗？", "怎么给{entity}改期或者取消？"),
             ("Can I reschedule or cancel my {entity}?", "How do I cancel or reschedule the {entity}?"),
             ("{entity}の日にちの変更やキャンセルはできますか？", "{entity}をキャンセルまたは日程変更するには？"),
-        ),
-        queries=(
-            ("那天有事去不了{entity}，能改期吗？", "{entity}想改到下周，可以改期吗？", "不去做{entity}了，要提前多久取消？"),
-            (
-                "Something came up, can I reschedule the {entity}?",
-                "I want to move my {entity} to next week, can I reschedule?",
-                "Until when can I cancel or reschedule the {entity}?",
-            ),
-            (
-                "用事ができたので、{entity}の日にちを変えるかキャンセルしたいです。",
-                "{entity}の日程を来週に変更できますか？",
-                "{entity}のキャンセルは何日前までにすればいいですか？",
-            ),
         ),
         answer=(
             "如需改期或取消{entity}，请至少提前{n}小时通过App或电话操作，不收取费用。",
@@ -821,19 +519,6 @@ MEDICAL_INTENTS = (
             ("What are the opening hours for the {entity}?", "Is the {entity} open on weekends?"),
             ("{entity}の受付時間は何時から何時までですか？", "{entity}は土日も受付していますか？"),
         ),
-        queries=(
-            ("{entity}早上几点开门？", "{entity}晚上开放到几点？", "{entity}节假日开放吗？"),
-            (
-                "What time does the {entity} open in the morning?",
-                "Until what time in the evening is the {entity} open?",
-                "Is the {entity} open on public holidays?",
-            ),
-            (
-                "{entity}は朝何時から受付が始まりますか？",
-                "{entity}は夜何時まで受付していますか？",
-                "祝日でも{entity}の受付時間はありますか？",
-            ),
-        ),
         answer=(
             "{entity}的开放时间为周一至周六8:00至{n}:00，周日休息。",
             "The {entity} is offered Monday to Saturday from 8:00 to {n}:00 and is closed on Sundays.",
@@ -848,19 +533,6 @@ MEDICAL_INTENTS = (
             ("{entity}可以用医保报销吗？", "{entity}在医保覆盖范围内吗？"),
             ("Is the {entity} covered by health insurance?", "Is the {entity} reimbursed by my insurance plan?"),
             ("{entity}は健康保険が使えますか？", "{entity}は保険適用の対象ですか？"),
-        ),
-        queries=(
-            ("做{entity}能走医保吗？", "商业保险能报销{entity}吗？", "{entity}医保能报多少比例？"),
-            (
-                "Will my health insurance reimburse the {entity}?",
-                "Does insurance cover the {entity} fully?",
-                "Can I claim the {entity} on my private medical insurance?",
-            ),
-            (
-                "{entity}に保険証は使えますか？",
-                "民間の医療保険で{entity}はカバーされますか？",
-                "{entity}で保険は何割まで使えますか？",
-            ),
         ),
         answer=(
             "{entity}属于医保报销范围，报销比例约为{n}%，具体以您的参保类型为准。",
@@ -877,19 +549,6 @@ MEDICAL_INTENTS = (
             ("How much does the {entity} cost?", "What are the fees for the {entity}?"),
             ("{entity}の費用はいくらですか？", "{entity}を受けるといくらかかりますか？"),
         ),
-        queries=(
-            ("做一次{entity}大概多少钱？", "{entity}的价格贵不贵？", "{entity}除了检查费还有别的收费吗？"),
-            (
-                "What is the price of the {entity}?",
-                "Roughly how much should I expect to spend on the {entity}?",
-                "Are there extra costs on top of the {entity} fee?",
-            ),
-            (
-                "{entity}は1回いくらかかりますか？",
-                "{entity}の値段は高いですか？",
-                "{entity}には追加の料金がかかりますか？",
-            ),
-        ),
         answer=(
             "{entity}的价格约为{price}，医保报销后实际支付会更少。",
             "The {entity} costs about {price} before insurance.",
@@ -904,19 +563,6 @@ MEDICAL_INTENTS = (
             ("{entity}的检查结果多久能出来？", "在哪里查看{entity}的检查结果？"),
             ("When will my {entity} results be ready?", "Where can I see the results of my {entity}?"),
             ("{entity}の検査結果はいつわかりますか？", "{entity}の検査結果はどうやって確認できますか？"),
-        ),
-        queries=(
-            ("做完{entity}几天能拿到检查结果？", "手机上能查{entity}的检查结果吗？", "{entity}的检查结果出来了会通知我吗？"),
-            (
-                "How soon will I get the results of the {entity}?",
-                "Will my {entity} results be in the app?",
-                "Will you tell me when the {entity} results are in?",
-            ),
-            (
-                "検査結果が出るのは{entity}の何日後ですか？",
-                "{entity}の検査結果はスマホのアプリで見られますか？",
-                "{entity}の検査結果が出たら連絡をもらえますか？",
-            ),
         ),
         answer=(
             "{entity}的结果通常在{n}个工作日内出具，可在App的“我的报告”中查看。",
@@ -933,19 +579,6 @@ MEDICAL_INTENTS = (
             ("Do I need to fast before the {entity}?", "How long before the {entity} should I stop eating?"),
             ("{entity}の前は食事をぬく必要がありますか？", "{entity}の何時間前から食べてはいけませんか？"),
         ),
-        queries=(
-            ("{entity}前一天晚上还能吃东西吗？", "{entity}前需要禁食空腹多长时间？", "做{entity}当天早上能吃早饭吗？"),
-            (
-                "Can I eat dinner the night before my {entity}, or must I fast?",
-                "Is drinking water okay before the {entity}, or do I need to fast?",
-                "Is it okay to eat breakfast before the {entity}, or should I fast?",
-            ),
-            (
-                "{entity}の前の日の夜は食べてもいいですか？",
-                "{entity}の前に水を飲んでもいいですか？食事はだめですか？",
-                "{entity}の当日の朝、食事はしてもいいですか？",
-            ),
-        ),
         answer=(
             "做{entity}前请空腹{n}小时，可少量饮水，并穿着宽松的衣服。",
             "Before the {entity}, please do not eat for {n} hours; small sips of water are fine, and wear loose clothing.",
@@ -960,19 +593,6 @@ MEDICAL_INTENTS = (
             ("{entity}现在要排队等多久？", "{entity}当天排队要等多长时间？"),
             ("How long is the waiting time for the {entity}?", "How long is the wait at the clinic before the {entity}?"),
             ("{entity}の待ち時間はどのくらいですか？", "{entity}の当日は病院でどれくらい待ちますか？"),
-        ),
-        queries=(
-            ("{entity}排队的人多吗，要等很久吗？", "{entity}到了以后一般要等几分钟？", "做{entity}的等候时间长不长？"),
-            (
-                "Is there usually a long wait for the {entity}?",
-                "How many minutes will I be waiting before my {entity} starts?",
-                "Do people often wait a long time for the {entity}?",
-            ),
-            (
-                "{entity}はいつも混んでいて、長く待ちますか？",
-                "{entity}は受付から何分くらい待ちますか？",
-                "{entity}では、だいたい何分待たされますか？",
-            ),
         ),
         answer=(
             "{entity}预约患者到院后平均等候约{n}分钟，建议提前15分钟到达。",
@@ -989,19 +609,6 @@ MEDICAL_INTENTS = (
             ("Does the {entity} hurt?", "Is the {entity} painful or uncomfortable?"),
             ("{entity}は痛いですか？", "{entity}の最中に痛みはありますか？"),
         ),
-        queries=(
-            ("我很怕痛，{entity}能打麻药吗？", "{entity}疼不疼啊？", "做{entity}的时候疼得厉害吗？"),
-            (
-                "I'm scared of pain, can I get numbing for the {entity}?",
-                "Will the {entity} hurt a lot?",
-                "How painful is the {entity}?",
-            ),
-            (
-                "痛みに弱いのですが、{entity}で麻酔は使えますか？",
-                "{entity}ってやっぱり痛いですか？",
-                "{entity}の痛みはどのくらいですか？",
-            ),
-        ),
         answer=(
             "{entity}一般只有轻微不适，如有需要可使用局部麻醉，过程约{n}分钟。",
             "Most people feel only mild discomfort during the {entity}; numbing is available if needed, and it takes about {n} minutes.",
@@ -1016,19 +623,6 @@ MEDICAL_INTENTS = (
             ("来做{entity}可以在哪里停车？", "医院有停车场给{entity}的患者用吗？"),
             ("Where can I park when I come for the {entity}?", "Is there patient parking for the {entity}?"),
             ("{entity}で来院するとき、車はどこに駐車できますか？", "{entity}の患者さん用の駐車場はありますか？"),
-        ),
-        queries=(
-            ("开车去做{entity}，停车收费吗？", "{entity}附近有停车位吗？", "做{entity}的病人停车能免费吗？"),
-            (
-                "I'm driving to my {entity}, is parking free?",
-                "Is there a parking lot near the {entity} building?",
-                "Is there a parking discount when I come for the {entity}?",
-            ),
-            (
-                "車で{entity}に行くのですが、駐車料金はかかりますか？",
-                "{entity}の近くに駐車場はありますか？",
-                "{entity}を受ける人は駐車が無料になりますか？",
-            ),
         ),
         answer=(
             "医院地下停车场可供{entity}患者使用，凭就诊凭证可免费停车{n}小时。",
@@ -1045,19 +639,6 @@ MEDICAL_INTENTS = (
             ("How do I request copies of my {entity} medical records?", "Can copies of my {entity} records be sent to another hospital?"),
             ("{entity}の診療記録のコピーはどうやって申し込みますか？", "{entity}の記録をほかの病院に送ってもらえますか？"),
         ),
-        queries=(
-            ("我要转院，{entity}的病历怎么复印？", "{entity}的病历资料可以复印一份带走吗？", "单位要{entity}的病历复印件，在哪里办理？"),
-            (
-                "I'm moving to another hospital and need copies of my {entity} records",
-                "Can I request my {entity} records and images on a disc?",
-                "I need an official copy of my {entity} records for my employer",
-            ),
-            (
-                "転院するので{entity}の記録のコピーがほしいです。",
-                "{entity}の診療記録の画像をCDにコピーしてもらえますか？",
-                "会社に出すので{entity}の記録を印刷してもらえますか？",
-            ),
-        ),
         answer=(
             "{entity}的病历复印可在病案室或App申请，约{n}个工作日可领取。",
             "You can request copies of your {entity} records at the medical records office or in the app; they are ready in about {n} business days.",
@@ -1072,19 +653,6 @@ MEDICAL_INTENTS = (
             ("{entity}可以在线问诊吗？", "{entity}能在线视频问诊吗？"),
             ("Is an online consultation possible for the {entity}?", "Is an online video consultation available for the {entity}?"),
             ("{entity}についてオンライン診療はできますか？", "{entity}のオンライン診療はビデオ通話でできますか？"),
-        ),
-        queries=(
-            ("不想跑医院，{entity}的问题能在网上视频问诊吗？", "{entity}可以线上视频看诊吗？", "用手机能在线问诊{entity}的问题吗？"),
-            (
-                "Can I consult online from home about my {entity}?",
-                "Do you offer online video visits for the {entity}?",
-                "Can I discuss the {entity} in an online video call?",
-            ),
-            (
-                "家にいながら、{entity}についてオンライン診療で相談できますか？",
-                "{entity}はオンラインで相談できますか？",
-                "スマホのビデオ通話で{entity}について医師に話を聞けますか？",
-            ),
         ),
         answer=(
             "{entity}相关问题可在App预约视频问诊，每次约{n}分钟。",
@@ -1101,19 +669,6 @@ MEDICAL_INTENTS = (
             ("Do I need a doctor's referral for the {entity}?", "Without a referral, can I still have the {entity}?"),
             ("{entity}を受けるのに紹介状は必要ですか？", "紹介状なしで{entity}を受けられますか？"),
         ),
-        queries=(
-            ("我的家庭医生没开转诊单，能做{entity}吗？", "{entity}是不是一定要有转诊单？", "没有转诊单，我自己挂号做{entity}可以吗？"),
-            (
-                "My GP hasn't given me a referral, can I still have the {entity}?",
-                "Do I have to get a referral from my family doctor before the {entity}?",
-                "Can I self-refer for the {entity} without a referral letter?",
-            ),
-            (
-                "{entity}には、かかりつけ医の紹介状がいりますか？",
-                "{entity}の前に、まず近所のクリニックで紹介状をもらう必要がありますか？",
-                "紹介状を持っていないのですが、{entity}を申し込めますか？",
-            ),
-        ),
         answer=(
             "{entity}可以直接预约；如有转诊单，可免收{price}的初诊费。",
             "You can book the {entity} directly; with a referral letter you skip the {price} first-visit fee.",
@@ -1129,19 +684,6 @@ MEDICAL_INTENTS = (
             ("What should I do in an emergency after my {entity}?", "Who do I call in an emergency at night after the {entity}?"),
             ("{entity}のあとに緊急事態になったらどうすればいいですか？", "{entity}のあと、夜間に緊急のときはどこに連絡すればいいですか？"),
         ),
-        queries=(
-            ("{entity}后出现大出血等紧急情况，该联系谁？", "{entity}后突然出现紧急状况，该去急诊还是打120？", "{entity}后突然呼吸困难，这种紧急情况该怎么处理？"),
-            (
-                "Heavy bleeding after the {entity}: is that an emergency?",
-                "Is there a 24-hour emergency line if I get a high fever after my {entity}?",
-                "I'm having trouble breathing after the {entity}, is this an emergency?",
-            ),
-            (
-                "{entity}のあと出血が止まらない緊急のときは、どうすればいいですか？",
-                "{entity}のあと高い熱が出ました。夜間の緊急連絡先はありますか？",
-                "{entity}のあと息が苦しくなったら、緊急で救急車を呼ぶべきですか？",
-            ),
-        ),
         answer=(
             "{entity}后如有大出血、高烧或呼吸困难，请立即前往急诊或拨打120；我们的护士热线24小时开放。",
             "If you have heavy bleeding, a high fever or trouble breathing after the {entity}, go to the emergency room or call 911 right away; our nurse line is open 24 hours.",
@@ -1155,19 +697,6 @@ MEDICAL_INTENTS = (
             ("{entity}的费用可以用什么方式支付？", "{entity}可以刷卡支付吗？"),
             ("What payment options are available for the {entity}?", "Can I pay for the {entity} by card?"),
             ("{entity}の支払いにはどんな方法がありますか？", "{entity}はカードで支払えますか？"),
-        ),
-        queries=(
-            ("{entity}能用微信或支付宝支付吗？", "{entity}能用分期的方式支付吗？", "{entity}只能用现金支付吗？"),
-            (
-                "Is Apple Pay accepted as a payment option for the {entity}?",
-                "Can the {entity} payment be split into monthly installments?",
-                "Is cash the only payment option for the {entity}?",
-            ),
-            (
-                "{entity}の支払い方法にQRコード決済はありますか？",
-                "{entity}は分割で支払いできますか？",
-                "{entity}の支払いは現金だけですか？",
-            ),
         ),
         answer=(
             "{entity}支持现金、银行卡、微信和支付宝，费用较高时可分{n}期付款。",
@@ -1184,19 +713,6 @@ MEDICAL_INTENTS = (
             ("How long does recovery take after the {entity}?", "How many days of recovery do I need after the {entity} before working?"),
             ("{entity}のあと、回復までどれくらいかかりますか？", "{entity}が終わったらすぐ仕事にもどれますか？"),
         ),
-        queries=(
-            ("做完{entity}恢复多久能自己开车？", "{entity}之后几天能恢复运动？", "做完{entity}要请几天假休息恢复？"),
-            (
-                "Is it safe to drive right after the {entity}, or do I need time to recover?",
-                "When can I exercise again after recovering from my {entity}?",
-                "How many days off should I take to recover from the {entity}?",
-            ),
-            (
-                "{entity}のあと、運転して帰れるまでに回復しますか？",
-                "{entity}のあと、何日で回復して運動できますか？",
-                "{entity}から回復するまで、仕事を何日休めばいいですか？",
-            ),
-        ),
         answer=(
             "大多数人在{entity}后{n}天内即可恢复日常活动，当天请避免剧烈运动和开车。",
             "Most people return to normal activities within {n} days of the {entity}; avoid driving and strenuous exercise on the day itself.",
@@ -1211,19 +727,6 @@ MEDICAL_INTENTS = (
             ("做{entity}需要带什么证件？", "去做{entity}时要带哪些东西？"),
             ("What documents should I bring to my {entity}?", "What do I need to bring on the day of the {entity}?"),
             ("{entity}の日に持っていくものは何ですか？", "{entity}にはどんな書類を持っていけばいいですか？"),
-        ),
-        queries=(
-            ("{entity}要带身份证吗？", "{entity}除了身份证还要带什么东西？", "去{entity}包里要带些什么？"),
-            (
-                "What ID should I bring to the {entity}?",
-                "Besides my ID, what else should I bring to the {entity}?",
-                "What should I pack and bring for the {entity}?",
-            ),
-            (
-                "{entity}の日、身分証は持っていったほうがいいですか？",
-                "{entity}に持っていく書類を教えてください。",
-                "{entity}に行くとき、かばんに何を持っていけばいいですか？",
-            ),
         ),
         answer=(
             "做{entity}请携带身份证、医保卡、预约短信以及近{n}个月内的相关检查报告。",
@@ -1240,19 +743,6 @@ MEDICAL_INTENTS = (
             ("Where is the {entity} located in the hospital?", "Which floor of the hospital is the {entity} located on?"),
             ("{entity}は病院のどこにありますか？", "{entity}の場所は何階ですか？"),
         ),
-        queries=(
-            ("从正门进去怎么走到{entity}的位置？", "{entity}在哪栋楼几楼？", "我找不到{entity}，能告诉我它的具体位置吗？"),
-            (
-                "Which hospital wing is the {entity} located in?",
-                "Which building and floor is the {entity} in?",
-                "I'm lost, which floor is the {entity} located on?",
-            ),
-            (
-                "{entity}の場所がわからないので、何階か教えてください。",
-                "{entity}はどの建物の何階ですか？",
-                "{entity}のある場所を教えてください。",
-            ),
-        ),
         answer=(
             "{entity}位于门诊楼{n}楼，从正门进入后乘电梯即可到达。",
             "The {entity} is on floor {n} of the outpatient building; take the elevators from the main entrance.",
@@ -1267,19 +757,6 @@ MEDICAL_INTENTS = (
             ("做{entity}时有翻译服务吗？", "{entity}可以安排外语翻译吗？"),
             ("Is an interpreter available for the {entity}?", "Can you arrange a translator for my {entity}?"),
             ("{entity}のときに通訳をお願いできますか？", "{entity}で外国語の通訳サービスはありますか？"),
-        ),
-        queries=(
-            ("我不太会说中文，{entity}的时候有人帮忙翻译吗？", "{entity}能配英语翻译吗？", "{entity}可以请日语翻译来帮忙吗？"),
-            (
-                "My English is limited, can I get an interpreter for the {entity}?",
-                "Are there Spanish interpreters for the {entity}?",
-                "Can I get translation help during my {entity}?",
-            ),
-            (
-                "日本語があまり話せないのですが、{entity}で通訳してくれる人はいますか？",
-                "{entity}では英語の通訳はいますか？",
-                "{entity}のとき、中国語の通訳をたのめますか？",
-            ),
         ),
         answer=(
             "{entity}可免费预约英语、日语等{n}种语言的医疗翻译，请至少提前一天申请。",
@@ -1296,19 +773,6 @@ MEDICAL_INTENTS = (
             ("Is there an age limit for the {entity}?", "What ages is the {entity} suitable for?"),
             ("{entity}に年齢制限はありますか？", "子どもの{entity}に年齢の条件はありますか？"),
         ),
-        queries=(
-            ("我家孩子才六岁，做{entity}有年龄限制吗？", "老年人做{entity}有没有年龄上限？", "多大年龄的小孩才能做{entity}？"),
-            (
-                "My son is six, is he old enough for the {entity}?",
-                "Is the {entity} suitable for elderly patients over 80?",
-                "From what age can kids get the {entity}?",
-            ),
-            (
-                "うちの6さいの子どもは、{entity}の年齢制限にかかりますか？",
-                "80代の高齢者でも{entity}の年齢制限にかかりませんか？",
-                "{entity}を受けられる年齢は何さいからですか？",
-            ),
-        ),
         answer=(
             "{entity}一般适用于{n}岁以上人群，未成年人需由监护人陪同。",
             "The {entity} is generally offered from age {n}, and minors must come with a parent or guardian.",
@@ -1323,19 +787,6 @@ MEDICAL_INTENTS = (
             ("做{entity}时家属可以陪同吗？", "{entity}可以有人陪着一起进去吗？"),
             ("Can a family member accompany me during the {entity}?", "Can a companion stay with me during the {entity}?"),
             ("{entity}のとき家族が付き添ってもいいですか？", "{entity}に付き添いの人もいっしょに入れますか？"),
-        ),
-        queries=(
-            ("{entity}的时候我妈妈能在旁边陪着我吗？", "{entity}时丈夫可以进去陪我吗？", "我一个人去做{entity}可以吗，还是必须有人陪同？"),
-            (
-                "Can my partner accompany me while I have the {entity}?",
-                "Is my husband allowed to accompany me into the {entity} room?",
-                "Should someone accompany me to the {entity}, or can I go alone?",
-            ),
-            (
-                "{entity}の間、母に付き添ってもらえますか？",
-                "{entity}の部屋に夫も付き添いで入れますか？",
-                "{entity}は付き添いの人がいないとだめですか？",
-            ),
         ),
         answer=(
             "做{entity}时可有1名家属陪同，{n}岁以下患者必须有监护人陪同。",
@@ -1399,19 +850,6 @@ EDUCATION_INTENTS = (
             ("How does enrollment in the {entity} course work?", "What is the enrollment deadline for the {entity} course?"),
             ("{entity}講座の申し込み方法を教えてください。", "{entity}講座の申し込みの締め切りはいつですか？"),
         ),
-        queries=(
-            ("我想学{entity}，去哪里报名？", "{entity}现在还能报名吗？", "{entity}的网上报名步骤是什么？"),
-            (
-                "Where is enrollment for {entity} done?",
-                "Is enrollment for {entity} still open this term?",
-                "What are the enrollment steps for {entity}?",
-            ),
-            (
-                "{entity}を習いたいのですが、どこで申し込めますか？",
-                "{entity}の申し込みはまだ間に合いますか？",
-                "{entity}講座のネットでの申し込み手順は？",
-            ),
-        ),
         answer=(
             "{entity}课程可在官网在线报名，开课前{n}天截止报名。",
             "You can enroll in the {entity} course online; registration closes {n} days before the first class.",
@@ -1426,19 +864,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程的学费是多少？", "{entity}课程的学费包含哪些内容？"),
             ("How much is the tuition for the {entity} course?", "What does the {entity} course tuition include?"),
             ("{entity}講座の受講料はいくらですか？", "{entity}講座の受講料はいつ払いますか？"),
-        ),
-        queries=(
-            ("学{entity}一共要交多少学费？", "{entity}学费大概多少钱？", "{entity}的学费是一次性交还是按月交？"),
-            (
-                "What's the total tuition to take {entity}?",
-                "How expensive is the {entity} tuition?",
-                "How much tuition do I pay up front for {entity}?",
-            ),
-            (
-                "{entity}を受けるのに受講料は全部でいくらですか？",
-                "{entity}の受講料の相場を知りたいです。",
-                "{entity}の受講料は最初にまとめて払いますか？",
-            ),
         ),
         answer=(
             "{entity}课程的学费为{price}，包含全部课时和在线练习。",
@@ -1455,19 +880,6 @@ EDUCATION_INTENTS = (
             ("Can I get a refund for the {entity} course?", "How much is refunded if I drop out of the {entity} course?"),
             ("{entity}講座は返金してもらえますか？", "{entity}講座を途中でやめたら、いくら返金されますか？"),
         ),
-        queries=(
-            ("{entity}上了两节课不想学了，能退费吗？", "{entity}不想上了，怎么申请退款？", "{entity}没开课之前退出能全额退费吗？"),
-            (
-                "I took two {entity} lessons and want to quit, can I get a refund?",
-                "I regret joining {entity}, how do I request a refund?",
-                "If I withdraw from {entity} before it starts, is the refund full?",
-            ),
-            (
-                "{entity}を2回受けてやめたくなりました。返金はありますか？",
-                "{entity}をやめたいので、返金の手続きを教えてください。",
-                "{entity}が始まる前にやめたら、全額返金されますか？",
-            ),
-        ),
         answer=(
             "{entity}课程开课前可全额退款，开课后{n}天内按未上课时退还费用。",
             "The {entity} course is fully refundable before it starts; within {n} days after the start, unused lessons are refunded.",
@@ -1482,19 +894,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程的上课时间是怎么安排的？", "{entity}每周哪几天上课，几点上课？"),
             ("What is the class schedule for the {entity} course?", "On which days and times are the {entity} classes scheduled?"),
             ("{entity}講座の授業の時間割を教えてください。", "{entity}の授業は何曜日の何時からですか？"),
-        ),
-        queries=(
-            ("{entity}是晚上上课还是白天上课？", "{entity}周末有上课时间吗？", "{entity}每次几点开始上课？"),
-            (
-                "Are the {entity} classes scheduled in the evenings or during the day?",
-                "Does {entity} have classes scheduled on weekends?",
-                "What time are the {entity} classes scheduled to start?",
-            ),
-            (
-                "{entity}の授業は夜の時間帯にありますか？",
-                "{entity}の授業は平日だけですか、土日もありますか？",
-                "{entity}の時間割で、授業が始まるのは何時ですか？",
-            ),
         ),
         answer=(
             "{entity}课程每周上课{n}次，提供工作日晚间班和周末班。",
@@ -1511,19 +910,6 @@ EDUCATION_INTENTS = (
             ("Do I get a certificate after completing the {entity} course?", "Is the {entity} certificate recognized by employers?"),
             ("{entity}講座を修了すると修了証はもらえますか？", "{entity}の修了証は公的な資格になりますか？"),
         ),
-        queries=(
-            ("{entity}结课以后发不发证书？", "{entity}的证书是纸质的还是电子版？", "怎样才能拿到{entity}的结业证书？"),
-            (
-                "Will I receive a certificate when I finish {entity}?",
-                "Do I receive the {entity} certificate on paper or as a PDF?",
-                "What must I complete to receive the {entity} certificate?",
-            ),
-            (
-                "{entity}を終えたら修了証を出してもらえますか？",
-                "{entity}の修了証は紙ですか、データですか？",
-                "{entity}の修了証をもらうには何が必要ですか？",
-            ),
-        ),
         answer=(
             "完成{entity}课程且出勤率达到{n}%的学员可获得电子版结业证书。",
             "Students who finish the {entity} course with at least {n}% attendance receive a digital certificate.",
@@ -1538,19 +924,6 @@ EDUCATION_INTENTS = (
             ("学{entity}课程需要什么基础？", "{entity}课程对基础有要求吗？"),
             ("What prior knowledge does the {entity} course require?", "Do I need prior experience to take the {entity} course?"),
             ("{entity}講座を受けるのに必要な知識はありますか？", "{entity}講座は知識ゼロの初心者でも受けられますか？"),
-        ),
-        queries=(
-            ("零基础的人学{entity}要先补什么基础？", "上{entity}之前要有什么基础？", "完全没有基础能学{entity}吗？"),
-            (
-                "I'm a complete beginner, do I need prior experience for {entity}?",
-                "What prior knowledge do I need before starting {entity}?",
-                "Does {entity} require prior experience, or can a beginner join?",
-            ),
-            (
-                "まったくの初心者で知識がないのですが、{entity}についていけますか？",
-                "{entity}を始める前に、どんな知識が必要ですか？",
-                "{entity}は予備知識ゼロでも大丈夫ですか？",
-            ),
         ),
         answer=(
             "{entity}课程不要求专业背景，建议每周预留{n}小时课后练习。",
@@ -1567,19 +940,6 @@ EDUCATION_INTENTS = (
             ("Is the {entity} course online or in person?", "Does the {entity} course offer online classes?"),
             ("{entity}講座はオンラインですか、対面ですか？", "{entity}はオンラインで受けられますか？"),
         ),
-        queries=(
-            ("{entity}需要去教室，还是可以线上学？", "{entity}可以不去教室，线上上课吗？", "我在外地，{entity}能上线上课程吗？"),
-            (
-                "Do I have to come to a classroom for {entity}, or is it online?",
-                "Are {entity} classes held online or at a campus?",
-                "I live in another city, is {entity} taught online?",
-            ),
-            (
-                "{entity}は教室に通うのですか、それともオンラインですか？",
-                "{entity}はオンラインのクラスがありますか？",
-                "遠方に住んでいるので、{entity}をオンラインで受講したいです。",
-            ),
-        ),
         answer=(
             "{entity}课程提供线上直播班和线下小班，两种形式内容相同，线下校区共有{n}个。",
             "The {entity} course runs both as live online classes and in person at our {n} campuses, with the same content.",
@@ -1594,19 +954,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程由哪位老师授课？", "{entity}老师有什么资历？"),
             ("Who is the instructor for the {entity} course?", "What qualifications does the {entity} instructor have?"),
             ("{entity}講座の講師はどなたですか？", "{entity}の講師はどんな人ですか？"),
-        ),
-        queries=(
-            ("{entity}的老师有几年教学经验？", "{entity}的授课老师是外教吗？", "{entity}可以自己挑选老师吗？"),
-            (
-                "How experienced is the {entity} instructor?",
-                "How many years has the {entity} instructor been teaching?",
-                "Which instructor will teach my {entity} class?",
-            ),
-            (
-                "{entity}の講師は教えて何年になりますか？",
-                "{entity}の講師の国籍を教えてください。",
-                "{entity}の講師は自分で選べますか？",
-            ),
         ),
         answer=(
             "{entity}课程由具有{n}年以上教学经验的专业讲师授课。",
@@ -1623,19 +970,6 @@ EDUCATION_INTENTS = (
             ("What materials are used in the {entity} course?", "Do I have to buy my own textbooks for the {entity} course?"),
             ("{entity}講座ではどんな教材を使いますか？", "{entity}の教材は自分で買う必要がありますか？"),
         ),
-        queries=(
-            ("{entity}要用哪本教材？", "{entity}有配套的教材和练习册吗？", "{entity}的教材可以下载电子版吗？"),
-            (
-                "Which textbooks and materials do I need for {entity}?",
-                "Are the {entity} textbooks and materials provided, or do I buy them?",
-                "Do I need to buy textbooks for {entity}, or are materials included?",
-            ),
-            (
-                "{entity}の授業で使う教材やテキストは何ですか？",
-                "{entity}には教材や問題集がついていますか？",
-                "{entity}の教材はデータでもらえますか？",
-            ),
-        ),
         answer=(
             "{entity}课程的讲义和练习册免费提供，课件可在学习平台下载，另推荐{n}本参考书。",
             "Handouts and workbooks for the {entity} course are free, slides can be downloaded from the learning portal, and we recommend {n} optional reference books.",
@@ -1650,19 +984,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程的考试安排在什么时候？", "{entity}的期末考试是哪天？"),
             ("When are the exams for the {entity} course?", "What is the date of the {entity} final exam?"),
             ("{entity}講座の試験はいつですか？", "{entity}の期末試験は何日ですか？"),
-        ),
-        queries=(
-            ("{entity}什么时候考试？", "{entity}考试那天缺考了，还能补考吗？", "{entity}的考试时间表在哪里查？"),
-            (
-                "When do we take the {entity} exam?",
-                "If I miss the {entity} final exam, is there a make-up exam?",
-                "Where can I find the {entity} exam timetable?",
-            ),
-            (
-                "{entity}の試験はいつごろありますか？",
-                "{entity}の最終試験を受けられなかったら、追試験はありますか？",
-                "{entity}の試験日程はどこで見られますか？",
-            ),
         ),
         answer=(
             "{entity}课程的期末考试安排在第{n}周，错过者可在两周内申请补考。",
@@ -1679,19 +1000,6 @@ EDUCATION_INTENTS = (
             ("Are scholarships available for the {entity} course?", "How are {entity} scholarships awarded?"),
             ("{entity}講座に奨学金はありますか？", "{entity}講座の奨学金にはどうやって応募しますか？"),
         ),
-        queries=(
-            ("家里经济困难，学{entity}能申请助学金或奖学金吗？", "{entity}成绩好能拿奖学金吗？", "{entity}的奖学金怎么评选？"),
-            (
-                "I can't afford {entity}, is there a scholarship or financial aid?",
-                "Can top students get a scholarship for {entity}?",
-                "Do you offer any scholarships to {entity} learners?",
-            ),
-            (
-                "お金に余裕がないのですが、{entity}で使える奨学金はありますか？",
-                "成績がよければ{entity}の奨学金をもらえますか？",
-                "{entity}の奨学金の募集はいつですか？",
-            ),
-        ),
         answer=(
             "{entity}课程每期提供奖学金，最高可减免{n}%学费，需在开课前提交申请。",
             "Each {entity} intake offers scholarships covering up to {n}% of tuition; apply before the course starts.",
@@ -1706,19 +1014,6 @@ EDUCATION_INTENTS = (
             ("学了{entity}课程后可以转到其他课程吗？", "{entity}可以转课或转班吗？"),
             ("Can I transfer from the {entity} course to a different course?", "Is it possible to switch from {entity} to another course?"),
             ("{entity}講座からほかの講座に移れますか？", "{entity}から別の講座に変更できますか？"),
-        ),
-        queries=(
-            ("{entity}太难了，想转到别的课，已交的钱能转过去吗？", "{entity}可以转成其他课程吗？", "我觉得{entity}不适合我，能转到别的课程吗？"),
-            (
-                "The {entity} course is too hard for me, can I transfer my fee to another course?",
-                "Can I switch from {entity} to a different subject?",
-                "I don't think {entity} suits me, can I transfer to another course?",
-            ),
-            (
-                "{entity}がむずかしすぎるので、ほかの講座に移りたいです。",
-                "{entity}のかわりに、別の講座に変更してもいいですか？",
-                "{entity}が合わないので、別の講座にうつれますか？",
-            ),
         ),
         answer=(
             "{entity}开课后{n}天内可免费转班或转课一次，已缴学费全额转入新课程。",
@@ -1735,19 +1030,6 @@ EDUCATION_INTENTS = (
             ("What is the attendance policy for the {entity} course?", "What happens if I'm absent from too many {entity} classes?"),
             ("{entity}講座の出席や欠席のルールを教えてください。", "{entity}の授業を何回も欠席するとどうなりますか？"),
         ),
-        queries=(
-            ("{entity}缺勤几次会不及格？", "{entity}的出勤是怎么记录的？", "{entity}生病请假算不算缺勤？"),
-            (
-                "How many {entity} absences are allowed under the attendance policy?",
-                "Is attendance checked at every {entity} class?",
-                "If I'm sick and absent from {entity}, does it count against my attendance?",
-            ),
-            (
-                "{entity}の欠席が何回をこえると問題になりますか？",
-                "{entity}では毎回出席をとるルールですか？",
-                "病気で{entity}を欠席したら、欠席あつかいになりますか？",
-            ),
-        ),
         answer=(
             "{entity}课程要求出勤率不低于{n}%，病假需提供证明。",
             "The {entity} course requires at least {n}% attendance; sick days are excused with a note.",
@@ -1762,19 +1044,6 @@ EDUCATION_INTENTS = (
             ("多人一起学{entity}课程有优惠吗？", "{entity}课程有团体优惠吗？"),
             ("Is there a group discount for the {entity} course?", "Do you offer a discount if several people take the {entity} course together?"),
             ("{entity}講座に団体割引はありますか？", "何人かでいっしょに{entity}を受講すると安くなりますか？"),
-        ),
-        queries=(
-            ("我和三个同事一起学{entity}能优惠吗？", "公司团体学{entity}有团购优惠吗？", "拉朋友一起学{entity}有折扣吗？"),
-            (
-                "If three coworkers and I take {entity} together, do we get a group discount?",
-                "Do companies get a group discount when staff take {entity}?",
-                "Is there a discount for bringing a friend to {entity} together?",
-            ),
-            (
-                "同僚3人といっしょに{entity}を受けたら割引になりますか？",
-                "職場の仲間と{entity}を受講したら、団体割引になりますか？",
-                "友だちといっしょに{entity}に入ると割引はありますか？",
-            ),
         ),
         answer=(
             "{entity}课程3人以上同时报名，每人可减免{n}%学费。",
@@ -1791,19 +1060,6 @@ EDUCATION_INTENTS = (
             ("How do I sign up for a {entity} trial lesson?", "Is there a free trial class for the {entity} course?"),
             ("{entity}講座は体験レッスンを受けられますか？", "{entity}の無料体験レッスンはありますか？"),
         ),
-        queries=(
-            ("报{entity}之前能先试听一节吗？", "{entity}能不能免费试听一次？", "想先试听一下{entity}再决定"),
-            (
-                "Can I try one {entity} lesson as a trial before paying?",
-                "Do you have a trial session so I can try {entity} for free?",
-                "Before signing up, can I try {entity} in a free trial?",
-            ),
-            (
-                "{entity}を始める前に、体験で一回受けてみられますか？",
-                "{entity}を無料で体験できますか？",
-                "{entity}の体験レッスンを受けてから決めたいです。",
-            ),
-        ),
         answer=(
             "{entity}课程提供一节{n}分钟的免费试听课，可在官网预约。",
             "You can book one free {n}-minute trial lesson of the {entity} course on our website.",
@@ -1818,19 +1074,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程一个班有多少人？", "{entity}的班级人数多吗？"),
             ("How many students are in each {entity} class?", "Are the {entity} classes small, with few students?"),
             ("{entity}講座は1クラス何人ですか？", "{entity}のクラスは少人数ですか？"),
-        ),
-        queries=(
-            ("{entity}是一对一还是一个班很多人？", "{entity}每个班最多有多少学生？", "{entity}一个班的人数大概是多少？"),
-            (
-                "Is {entity} one-on-one or a large class with many students?",
-                "At most how many students join a {entity} class?",
-                "How big is a typical {entity} class, in number of students?",
-            ),
-            (
-                "{entity}はマンツーマンですか、大人数のクラスですか？",
-                "{entity}のクラスは最大で何人までですか？",
-                "{entity}は1クラスの人数が少ないですか？",
-            ),
         ),
         answer=(
             "{entity}课程采用小班教学，每班不超过{n}人。",
@@ -1847,19 +1090,6 @@ EDUCATION_INTENTS = (
             ("Are recordings of the {entity} classes available?", "Can I watch a recording if I miss a {entity} class?"),
             ("{entity}講座の授業は録画されますか？", "{entity}の授業を見のがしたら、録画で見られますか？"),
         ),
-        queries=(
-            ("{entity}的直播结束后还能看回放吗？", "{entity}的录播回放可以反复看吗？", "没赶上{entity}的直播，有录播可以补吗？"),
-            (
-                "Can I rewatch recordings of the {entity} sessions later?",
-                "Do the {entity} class recordings expire?",
-                "I couldn't join the live {entity} lesson, is there a recording?",
-            ),
-            (
-                "{entity}のライブが終わったあとでも、録画を見られますか？",
-                "{entity}の録画はいつまで見られますか？",
-                "{entity}の生放送に出られなかったのですが、録画はありますか？",
-            ),
-        ),
         answer=(
             "{entity}每节课都有录播，课后{n}天内可随时回看。",
             "Every {entity} class is recorded and can be replayed for {n} days afterwards.",
@@ -1874,19 +1104,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程的作业多吗？", "{entity}每周要花多少时间做作业？"),
             ("How much homework is there in the {entity} course?", "How many hours a week of homework does the {entity} course need?"),
             ("{entity}講座の宿題は多いですか？", "{entity}の宿題には週に何時間かかりますか？"),
-        ),
-        queries=(
-            ("{entity}课后练习和作业多不多？", "工作忙的话，{entity}的作业做得完吗？", "{entity}每次课后都要交作业吗？"),
-            (
-                "How heavy is the homework in {entity}?",
-                "I work full time, will I manage the {entity} homework?",
-                "Is there homework to hand in after each {entity} lesson?",
-            ),
-            (
-                "{entity}の宿題の量はどのくらいですか？",
-                "仕事が忙しくても{entity}の宿題は終わりますか？",
-                "{entity}は毎回宿題を出す必要がありますか？",
-            ),
         ),
         answer=(
             "{entity}课程每周约有{n}小时的课后作业，作业会在下节课前批改。",
@@ -1903,19 +1120,6 @@ EDUCATION_INTENTS = (
             ("What age group is the {entity} course for?", "Is there a minimum age for the {entity} course?"),
             ("{entity}講座の対象年齢は何さいですか？", "{entity}講座に年齢の制限はありますか？"),
         ),
-        queries=(
-            ("我儿子十岁，这个年龄能学{entity}吗？", "六十多岁了还能学{entity}吗？", "{entity}对学员的年龄有要求吗？"),
-            (
-                "My son is ten, is he old enough for {entity}?",
-                "I'm in my sixties, am I too old for {entity}?",
-                "Is there an age limit for {entity}?",
-            ),
-            (
-                "10さいの息子は{entity}の対象年齢に入りますか？",
-                "60代ですが、{entity}を始めても年齢的に大丈夫ですか？",
-                "{entity}を受けられる年齢に上限はありますか？",
-            ),
-        ),
         answer=(
             "{entity}课程面向{n}岁及以上的学员，另设青少年班。",
             "The {entity} course is open to learners aged {n} and up, with a separate group for teens.",
@@ -1931,19 +1135,6 @@ EDUCATION_INTENTS = (
             ("Does the {entity} course include career support?", "Will you help me find a job after the {entity} course?"),
             ("{entity}講座には就職サポートがありますか？", "{entity}講座のあと、就職先さがしを手伝ってもらえますか？"),
         ),
-        queries=(
-            ("{entity}结业后能推荐就业岗位吗？", "{entity}有就业指导和模拟面试吗？", "学了{entity}对就业有帮助吗？"),
-            (
-                "After finishing {entity}, is there career support to find a job?",
-                "Do you offer career coaching and mock interviews for {entity} graduates?",
-                "Will {entity} help my career, do you have partner employers?",
-            ),
-            (
-                "{entity}を終えたら就職先を紹介してもらえますか？",
-                "{entity}の修了生は就職の面接練習を受けられますか？",
-                "{entity}を学ぶと就職や転職に役立ちますか？",
-            ),
-        ),
         answer=(
             "{entity}课程学员可获得简历修改、模拟面试和{n}家合作企业的内推机会。",
             "Students of the {entity} course get resume reviews, mock interviews and referrals to our {n} partner companies.",
@@ -1958,19 +1149,6 @@ EDUCATION_INTENTS = (
             ("{entity}课程可以暂停一段时间吗？", "{entity}学到一半可以申请暂停吗？"),
             ("Is it possible to pause the {entity} course for a while?", "How long can I pause the {entity} course?"),
             ("{entity}講座をしばらく休会できますか？", "{entity}を途中で休会することはできますか？"),
-        ),
-        queries=(
-            ("我下个月要出差，{entity}能先暂停再接着上吗？", "{entity}可以暂停课时，以后再学吗？", "因为工作忙想暂停{entity}一个月，可以吗？"),
-            (
-                "I'm travelling next month, can I pause {entity} and resume later?",
-                "Can I pause {entity} now and come back next term?",
-                "Will my {entity} lessons be kept if I pause for a few weeks?",
-            ),
-            (
-                "来月出張があるので、{entity}を休会してから再開できますか？",
-                "{entity}のレッスンを残したまま、いったん休会できますか？",
-                "{entity}を一時的に休会したいです。",
-            ),
         ),
         answer=(
             "{entity}课程每期可申请暂停一次，最长{n}天，剩余课时会保留。",

@@ -46,11 +46,23 @@ class TextEncoder(Encoder):
     @abstractmethod
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def _encode_query_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Query-side vectors; asymmetric models (e5: "query: " vs "passage: ") override it."""
+        return self._encode_batch(texts)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of stored texts (FAQ questions, answers, transcripts)."""
+        return self._batched(self._encode_batch, texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of what users ask (the same as `encode` for symmetric models)."""
+        return self._batched(self._encode_query_batch, texts)
+
+    def _batched(self, fn, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self._encode_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        parts = [fn(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         return normalize(np.concatenate(parts).astype(np.float32, copy=False))
 
 

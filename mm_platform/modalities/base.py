@@ -19,7 +19,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,6 +38,16 @@ from ..validation import (
 EVAL_FILES = ("eval_queries.json", "eval_queries.jsonl")
 #: evaluation rows with this key are joint requests (mm_platform.joint), no single modality's
 JOINT_KEY = "joint"
+
+
+@dataclass(frozen=True)
+class View:
+    """An extra vector per row: one text of the row (an FAQ answer...) embedded by one model role.
+    Retrieval strategies combine the scores of a modality's views (`mm_platform.retrieval`)."""
+
+    name: str
+    role: str
+    text: Callable[[dict], str]
 
 
 @dataclass
@@ -65,12 +75,21 @@ class Modality(ABC):
     default_gates: dict = {}
     #: measure throughput on the batched path (False: the sequential per-query path)
     batched_throughput: bool = True
-    #: answer this modality's queries from another modality's live index (speech -> FAQ answer);
-    #: None: from its own index
-    search_target: str | None = None
     #: claim evaluation queries that carry no modality's query field (the text modality does,
     #: so such rows are quarantined with a clear reason instead of being skipped silently)
     claims_unmatched: bool = False
+    #: CPU clock that times one query: "thread" (the default: pools held to the calling thread) or
+    #: "process" for models that compute on threads of their own (mm_platform.timing)
+    latency_clock: str = "thread"
+    #: answered by an evaluated retrieval strategy (`mm_platform.retrieval`) rather than plain search
+    strategies: bool = False
+    #: queries have no language (a photo, a clip): search every language's rows and score on the
+    #: item shown (`item_key`), one evaluation cell per tenant
+    language_free_queries: bool = False
+
+    def item_key(self, row: dict) -> str:
+        """What a row shows, for language-free queries (rows of one item in several languages)."""
+        return row["id"]
 
     # --- input -------------------------------------------------------------------------------
 
@@ -163,6 +182,29 @@ class Modality(ABC):
 
     def dim(self, models: ModelSet) -> int:
         return models.get(self.row_roles[-1]).dim
+
+    #: for a strategy modality: the texts of a row strategies score ("q" is what the main vector
+    #: embeds; "a" the answer a hit gives; "qa" both)
+    row_texts: dict[str, Callable[[dict], str]] = {}
+
+    def extra_views(self, models: ModelSet) -> list[View]:
+        """Vectors beyond the main one (which `encode_rows` gives): for a strategy modality, every
+        row text with the text encoder, and every one with the second encoder of the ensemble."""
+        if not self.strategies:
+            return []
+        views = [View(f"{text}@text", "text", fn) for text, fn in self.row_texts.items() if text != "q"]
+        if models.has("text2"):
+            views += [View(f"{text}@text2", "text2", fn) for text, fn in self.row_texts.items()]
+        return views
+
+    def version_files(self, rows: list[dict], views: dict[str, np.ndarray]) -> dict[str, object]:
+        """JSON files an index version carries beside its vectors: for a strategy modality, the
+        cross-lingual links of its labels (aligned on the question + answer vectors)."""
+        if not self.strategies:
+            return {}
+        from ..retrieval.links import build_links
+
+        return {"links.json": build_links(rows, views["qa@text"])}
 
     @abstractmethod
     def encode_rows(self, rows: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:

@@ -21,6 +21,12 @@ class FaqModality(Modality):
     query_field = "query"
     roles = ("text",)
     claims_unmatched = True
+    strategies = True
+    row_texts = {
+        "q": lambda row: row["question"],
+        "a": lambda row: row["answer"],
+        "qa": lambda row: row["question"] + "\n" + row["answer"],
+    }
 
     def parse_row(self, obj: dict, tenant_dir: Path) -> dict:
         question = text_field(obj, "question")
@@ -30,6 +36,7 @@ class FaqModality(Modality):
         row_id = text_field(obj, "id", required=False)
         if "id" in obj and obj["id"] is not None and row_id is None:
             raise RowError("id", "empty value")
+        intent = text_field(obj, "intent", required=False)
         return {
             "id": row_id or "faq-" + content_hash(language, question, answer, annotation)[:16],
             "question": question,
@@ -37,6 +44,9 @@ class FaqModality(Modality):
             "language": language,
             "annotation": annotation,
             "entity": obj["entity"] if isinstance(obj.get("entity"), str) else "",
+            # optional language-independent intent key: links this label to the same intent's
+            # labels in the other languages (otherwise the encoder aligns them)
+            "intent": intent or "",
             "title": question,
             "content": answer,
             # The embedded text is the question; its hash keys the embedding cache.
@@ -50,7 +60,7 @@ class FaqModality(Modality):
         return models.text.encode([r["question"] for r in rows])
 
     def encode_queries(self, queries: list[dict], models: ModelSet, tenant_dir: Path) -> np.ndarray:
-        return models.text.encode([q["query"] for q in queries])
+        return models.text.encode_queries([q["query"] for q in queries])
 
 
 _FAQ = FaqModality()

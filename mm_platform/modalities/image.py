@@ -52,6 +52,10 @@ class ImageModality(Modality):
     query_field = "image_path"
     roles = ("image",)
     gpu = True
+    language_free_queries = True
+
+    def item_key(self, row: dict) -> str:
+        return row["image_path"]
 
     def read_records(self, path: Path):
         return read_csv_records(path, CSV_COLUMNS)

@@ -31,6 +31,10 @@ class VideoModality(Modality):
     query_field = "video_path"
     roles = ("image",)
     gpu = True
+    language_free_queries = True
+
+    def item_key(self, row: dict) -> str:
+        return row["video_path"]
 
     def parse_row(self, obj: dict, tenant_dir: Path) -> dict:
         path = media_path(obj, "video_path", tenant_dir)

@@ -103,6 +103,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from ..encoders.text import load_text_encoder
 from ..index import LIVE_FILE, IndexHandle
 from ..models import ModelSet
+from ..pipeline import version_models
+from ..retrieval.retriever import Retriever
+from ..retrieval.strategy import Strategy
 from ..tenancy import TENANT_ID_PATTERN, Layout
 from .batching import HitCache, MicroBatcher
 from .keys import KeyRing
@@ -151,29 +154,45 @@ class ServedIndex:
     encoder: Any
     pointer: dict
     loaded_at: float = field(default_factory=time.time)
+    #: the FAQ's evaluated retrieval strategy over this version (None: plain vector search)
+    retriever: Any = None
 
     @property
     def version(self) -> str:
         return self.handle.version
 
     @property
-    def batch_key(self) -> tuple[str, str, str]:
-        return (self.tenant, self.modality, self.version)
+    def batch_key(self) -> tuple[str, str, str, str]:
+        strategy = self.retriever.strategy.id if self.retriever is not None else ""
+        return (self.tenant, self.modality, self.version, strategy)
 
     @property
-    def encoder_key(self) -> tuple[str, int]:
-        """Requests whose text model is this same loaded object share encoder calls."""
+    def encoder_key(self) -> tuple:
+        """Requests whose text model is this same loaded object share encoder calls (a strategy's
+        ensemble: the same models in the same roles)."""
+        if self.retriever is not None:
+            return ("ensemble", *(id(self.models.get(r)) for r in self.retriever.strategy.roles))
         return ("encoder", id(self.encoder))
 
     @property
     def ntotal(self) -> int:
         return int(self.handle.index.ntotal)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return self.encoder.encode(texts)
+    def encode(self, texts: list[str]):
+        if self.retriever is not None:
+            return self.retriever.encode(texts, self.retriever.strategy.roles)
+        return self.encoder.encode_queries(texts) if hasattr(self.encoder, "encode_queries") else self.encoder.encode(texts)
 
-    def search(self, vectors: np.ndarray, k: int, language: str | None) -> list[list]:
+    def search(self, vectors, k: int, language: str | None, texts: list[str] | None = None) -> list[list]:
+        if self.retriever is not None:
+            # the strategy the version was evaluated and made live with; Hit.score is calibrated
+            return self.retriever.search(texts, k=k, language=language, vectors=vectors)
         return self.handle.search(vectors, k=k, language=language)
+
+    @property
+    def calibrated(self) -> bool:
+        """Scores are already the probability that a hit is relevant (no cosine mapping)."""
+        return self.retriever is not None
 
 
 def pointer_path(layout: Layout, tenant: str, modality: str) -> Path:
@@ -216,14 +235,20 @@ def load_served(layout: Layout, tenant: str, modality: str, pointer: dict,
     handle = IndexHandle(folder)
     if handle.version != pointer["version"]:
         raise RuntimeError(f"{folder} holds version {handle.version}, the pointer names {pointer['version']}")
-    models = ModelSet.from_specs(handle.manifest["encoder"]["models"])
+    models = version_models(handle)
     if "text" not in models.choices:
         raise RuntimeError(f"index {handle.version} has no text model: not text-searchable")
     encoder = load_text_model(models, encoder_threads)  # exact: refuses another version than the manifest's
     if int(getattr(encoder, "dim", handle.manifest["dims"])) != int(handle.manifest["dims"]):
         raise RuntimeError(f"text model dim {encoder.dim} != index dim {handle.manifest['dims']}")
-    encoder.encode(["warm-up"])  # first call pays lazy initialisation, not the first request
-    return ServedIndex(tenant, modality, handle, models, encoder, pointer)
+    retriever = None
+    if modality == "faq":
+        strategy = Strategy.from_dict(pointer["strategy"]) if pointer.get("strategy") else Strategy()
+        retriever = Retriever(handle, models, strategy)
+        retriever.search(["warm-up"], k=1, language=retriever.languages[0])  # loads every view and model
+    else:
+        encoder.encode(["warm-up"])  # first call pays lazy initialisation, not the first request
+    return ServedIndex(tenant, modality, handle, models, encoder, pointer, retriever=retriever)
 
 
 class Metrics:
@@ -310,7 +335,8 @@ class IndexRegistry:
                     log.warning("%s/%s: LIVE.json is gone; no longer served", tenant, modality)
                     return True
                 return False
-            if served is not None and served.version == pointer["version"]:
+            if served is not None and served.version == pointer["version"] and \
+                    (served.pointer.get("strategy") or None) == (pointer.get("strategy") or None):
                 self.pending.discard(key)
                 return False
             failed = self._failed.get(key)
@@ -622,11 +648,17 @@ def dify_score(inner_product: float) -> float:
     return round(min(1.0, max(0.0, (float(inner_product) + 1.0) / 2.0)), 6)
 
 
+def served_score(hit: Any, served: ServedIndex) -> float:
+    """The relevance score Dify filters on: the calibrated probability that the hit is relevant
+    (a version answered by a retrieval strategy), else the cosine mapped to [0, 1]."""
+    return round(min(1.0, max(0.0, float(hit.score))), 6) if served.calibrated else dify_score(hit.score)
+
+
 def record_of(hit: Any, served: ServedIndex, knowledge_id: str) -> dict:
     row = hit.row
     metadata = {k: v for k, v in row.items() if k not in HIDDEN_FIELDS}
     metadata.update(index_version=served.version, modality=served.modality, knowledge_id=knowledge_id)
-    score = dify_score(hit.score)
+    score = served_score(hit, served)
     content = row.get("answer") if served.modality == "faq" else None
     title = row.get("question") if served.modality == "faq" else None
     return {"content": str(content if content is not None else row.get("content", "")),
@@ -731,21 +763,34 @@ class RetrievalService:
         size = served.ntotal
         fetch = min(size, top_k * OVERFETCH) if flt else min(size, top_k)
         while True:
-            hits = await self.batcher.search(served, parsed["query"], fetch, language)
+            hits = await self._fetch(served, parsed["query"], fetch, language, flt)
             records = []
             for hit in hits:
-                if dify_score(hit.score) < threshold:
+                if served_score(hit, served) < threshold:
                     break  # hits come best first: the rest are below the threshold too
                 record = record_of(hit, served, parsed["knowledge_id"])
                 if flt is None or flt(record["metadata"]):
                     records.append(record)
             exhausted = len(hits) < fetch or fetch >= min(size, MAX_FULL_FETCH)
-            below = bool(hits) and dify_score(hits[-1].score) < threshold
+            below = bool(hits) and served_score(hits[-1], served) < threshold
             if len(records) >= top_k or exhausted or below or flt is None:
                 break
             fetch = min(size, MAX_FULL_FETCH)  # the filter was selective: search everything once
         records.sort(key=lambda r: -r["score"])
         return records[:top_k]
+
+    async def _fetch(self, served: ServedIndex, query: str, fetch: int, language: str | None, flt) -> list:
+        """Hits best first. A strategy ranks within one language: the filter's language, else the
+        language the query is written in; a filter that does not pin one language (e.g. `language
+        is not en`, `annotation contains ...`) is answered from every language, merged by the
+        calibrated score, which means the same in every language."""
+        if served.retriever is None or language is not None or flt is None:
+            return await self.batcher.search(served, query, fetch, language)
+        merged = []
+        for lang in served.retriever.languages:
+            merged += await self.batcher.search(served, query, fetch, lang)
+        merged.sort(key=lambda h: -h.score)
+        return merged[:fetch]
 
     def readiness(self) -> tuple[bool, dict]:
         reg = self.registry

@@ -120,7 +120,9 @@ def run_batch(items: list[_Item]) -> list[list]:
     queries = [item.query for item in items]
     unique = list(dict.fromkeys(queries))
     position = {text: i for i, text in enumerate(unique)}
-    vectors = np.ascontiguousarray(items[0].target.encode(unique), dtype=np.float32)
+    vectors = items[0].target.encode(unique)
+    if not isinstance(vectors, dict):
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     results: list[list] = [[] for _ in items]
     searches: dict[tuple, list[int]] = {}
     for i, item in enumerate(items):
@@ -129,7 +131,11 @@ def run_batch(items: list[_Item]) -> list[list]:
         target = items[members[0]].target
         rows = list(dict.fromkeys(position[queries[i]] for i in members))
         k = max(items[i].k for i in members)
-        hits = target.search(vectors[rows], k, language)
+        if isinstance(vectors, dict):  # one matrix per encoder of a retrieval strategy
+            hits = target.search({role: v[rows] for role, v in vectors.items()}, k, language,
+                                 texts=[unique[r] for r in rows])
+        else:
+            hits = target.search(vectors[rows], k, language)
         found = {row: hits[j] for j, row in enumerate(rows)}
         for i in members:
             results[i] = found[position[queries[i]]][: items[i].k]

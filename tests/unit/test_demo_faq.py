@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 
@@ -10,9 +9,11 @@ import pytest
 
 from mm_platform.demo import faq
 from mm_platform.demo.faq import LANGUAGES, PROFILES, TENANTS, build_faq_rows, normalize_text, write_faq_demo
-from mm_platform.demo.faq_content import CONTENT, TenantContent
+from mm_platform.demo.faq_content import CONTENT
+from mm_platform.demo.queries import query_templates
+from mm_platform.retrieval.baseline import MAX_BASELINE_F1, baseline_f1_by_language
 
-FAQ_KEYS = {"id", "question", "answer", "language", "annotation", "entity"}
+FAQ_KEYS = {"id", "question", "answer", "language", "annotation", "entity", "intent"}
 QUERY_KEYS = {"query", "language", "annotation"}
 CASES = [(tenant, profile) for tenant in TENANTS for profile in PROFILES]
 
@@ -38,13 +39,17 @@ def test_content_covers_every_tenant_with_enough_intents_and_entities():
 
 def test_every_intent_has_faq_and_held_out_templates_in_every_language():
     for tenant, content in CONTENT.items():
+        templates = query_templates(tenant)
+        assert set(templates) == {intent.key for intent in content.intents}, tenant
         for intent in content.intents:
             for language in LANGUAGES:
-                faq_templates, query_templates = intent.faq[language], intent.queries[language]
-                assert len(faq_templates) >= 2 and len(query_templates) >= 3, (tenant, intent.key, language)
-                for template in (*faq_templates, *query_templates, intent.answer[language]):
+                faq_templates, held_out = intent.faq[language], templates[intent.key][language]
+                assert len(faq_templates) >= 2 and len(set(held_out)) >= 12, (tenant, intent.key, language)
+                for template in (*faq_templates, intent.answer[language]):
                     assert "{entity}" in template, (tenant, intent.key, template)
-                copies = {normalize_text(t) for t in faq_templates} & {normalize_text(t) for t in query_templates}
+                for template in held_out:  # only the two placeholders the generator fills
+                    template.format(entity="x", entity_en="y")
+                copies = {normalize_text(t) for t in faq_templates} & {normalize_text(t) for t in held_out}
                 assert not copies, (tenant, intent.key, copies)
 
 
@@ -83,7 +88,7 @@ def test_seed_profile_keeps_every_intent_entity_pair(built, tenant):
 def test_small_profile_is_a_few_dozen_rows(built, tenant):
     rows, queries = built[tenant, "small"]
     assert Counter(row["language"] for row in rows) == {language: 20 for language in LANGUAGES}
-    assert Counter(q["language"] for q in queries) == {language: 20 for language in LANGUAGES}
+    assert Counter(q["language"] for q in queries) == {language: 120 for language in LANGUAGES}
     for language in LANGUAGES:
         assert len({row["annotation"] for row in rows if row["language"] == language}) == 10
         assert len({row["entity"] for row in rows if row["language"] == language}) == 2
@@ -130,10 +135,22 @@ def test_normalize_text_drops_case_space_and_cjk_punctuation():
 
 def test_a_query_copying_an_faq_question_raises(monkeypatch):
     content = CONTENT["medical"]
-    leaky = tuple(dataclasses.replace(intent, queries=intent.faq) for intent in content.intents)
-    monkeypatch.setitem(faq.CONTENT, "medical", TenantContent(content.entities, leaky))
+    real = query_templates("medical")
+    leaky = {intent.key: {lang: intent.faq[lang] + real[intent.key][lang][:4] for lang in LANGUAGES}
+             for intent in content.intents}
+    monkeypatch.setattr(faq, "query_templates", lambda tenant: leaky)
     with pytest.raises(ValueError, match="copy an FAQ question"):
         build_faq_rows("medical", "small")
+
+
+@pytest.mark.parametrize(("tenant", "profile"), CASES)
+def test_keyword_overlap_cannot_answer_the_demo_queries(built, tenant, profile):
+    """The lexical baseline (character n-gram TF-IDF against the FAQ question, top-1 row) stays at
+    or below MAX_BASELINE_F1 macro F1 in every language: the gates cannot be passed by keywords."""
+    rows, queries = built[tenant, profile]
+    for language, figure in baseline_f1_by_language(rows, queries).items():
+        assert figure["n"] >= (120 if profile == "small" else 300)
+        assert figure["f1_macro"] <= MAX_BASELINE_F1, (tenant, profile, language, figure)
 
 
 def test_unknown_tenant_or_profile_is_rejected():

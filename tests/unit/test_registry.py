@@ -253,8 +253,10 @@ def test_seed_registers_bundled_models_and_champions(seeded):
     text = {v.backend: v for v in registry.versions("text_encoder")}
     assert set(text) == {"sentence-transformers", "use-multilingual-v3", "sentence-transformers-onnx-int8"}
     minilm, use, int8 = text["sentence-transformers"], text["use-multilingual-v3"], text["sentence-transformers-onnx-int8"]
-    assert registry.resolve("text_encoder") == minilm.version_id == summary["text_encoder"]["champion"]
-    assert set(summary["text_encoder"]["candidates"]) == {use.version_id, int8.version_id}
+    # the multilingual encoder is the default; the seed's English MiniLM stays registered as its challenger
+    assert registry.resolve("text_encoder") == use.version_id == summary["text_encoder"]["champion"]
+    assert registry.resolve("text_encoder", "challenger") == minilm.version_id
+    assert set(summary["text_encoder"]["candidates"]) == {minilm.version_id, int8.version_id}
     assert (minilm.path / "model.safetensors").is_file() and minilm.manifest["parameter_count"] == 22_713_728
     # USE: a reference to the pip package, no copied weights; resolved at load
     assert sorted(p.name for p in use.path.iterdir()) == ["backend.json", "manifest.json"]
@@ -272,14 +274,14 @@ def test_seed_registers_bundled_models_and_champions(seeded):
 def test_seed_is_idempotent_and_keeps_promotions(seeded):
     registry, summary = seeded
     versions = {f: [v.version_id for v in registry.versions(f)] for f in ("text_encoder", "asr", "vision_encoder")}
-    use = summary["text_encoder"]["candidates"][0]
-    registry.set_alias("text_encoder", "champion", use, run_id="promote-use", reason="multilingual tenants")
+    minilm = summary["text_encoder"]["candidates"][0]
+    registry.set_alias("text_encoder", "champion", minilm, run_id="promote-minilm", reason="an English-only tenant")
     started = time.perf_counter()
     again = seed_bundled(registry)
     assert time.perf_counter() - started < 30  # no second quantization
     assert {f: [v.version_id for v in registry.versions(f)] for f in versions} == versions
-    assert again["text_encoder"]["champion"] == use and again["text_encoder"]["moves"] == []
-    assert registry.history("text_encoder")[-1]["run_id"] == "promote-use"
+    assert again["text_encoder"]["champion"] == minilm and again["text_encoder"]["moves"] == []
+    assert registry.history("text_encoder")[-1]["run_id"] == "promote-minilm"
     registry.set_alias("text_encoder", "champion", summary["text_encoder"]["seeded"], run_id="restore")
 
 
@@ -287,7 +289,8 @@ def test_spec_for_loads_through_the_platform_loaders(seeded):
     from mm_platform.encoders.onnx_int8 import OnnxInt8SentenceEncoder
 
     registry, _ = seeded
-    champion = registry.load(registry.resolve("text_encoder"))
+    assert registry.load(registry.resolve("text_encoder")).dim == 512  # USE
+    champion = registry.load(registry.resolve("text_encoder", "challenger"))  # MiniLM
     assert champion.dim == 384 and champion.encode(["where is my parcel"]).shape == (1, 384)
     (int8,) = [v for v in registry.versions("text_encoder") if v.backend == "sentence-transformers-onnx-int8"]
     spec = registry.spec_for(int8)
@@ -301,7 +304,7 @@ def test_spec_for_loads_through_the_platform_loaders(seeded):
 
 def test_reference_refuses_a_changed_package(seeded, monkeypatch):
     registry, summary = seeded
-    use = registry.get(summary["text_encoder"]["candidates"][0])
+    use = registry.get(summary["text_encoder"]["seeded"])
     monkeypatch.setattr(registry_module.metadata, "version", lambda _name: "9.9.9")
     with pytest.raises(RegistryError, match="register the new package as a new version"):
         registry.spec_for(use)
