@@ -73,9 +73,13 @@ def encoder_query_cost_ms(encoder) -> float:
 
 
 def gates_for(layout: Layout, tenant: str, modality: Modality, base: GateConfig) -> GateConfig:
-    """Platform gates, then the modality's own defaults, then the tenant's tenant.yaml."""
+    """The built-in defaults, then the modality's own defaults, then what the platform configured
+    (a platform setting that differs from the built-in default wins over the modality's), then the
+    tenant's tenant.yaml."""
     tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
-    return tenant_cfg.gate_config(base.with_overrides(modality.default_gates), modality.name)
+    builtin = GateConfig()
+    modality_defaults = {k: v for k, v in modality.default_gates.items() if getattr(base, k) == getattr(builtin, k)}
+    return tenant_cfg.gate_config(base.with_overrides(modality_defaults), modality.name)
 
 
 def absent(ref: dict) -> bool:

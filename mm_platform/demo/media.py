@@ -85,6 +85,10 @@ MEDIA_PROFILES = {
         products=6, image_queries=36, speech_rows=180, audio_queries_per_language=30, videos=4, video_queries=30,
         joint_per_language=4
     ),
+    "tiny": MediaProfile(
+        products=3, image_queries=6, speech_rows=12, audio_queries_per_language=3, videos=2, video_queries=4,
+        joint_per_language=2
+    ),
     "seed": MediaProfile(
         products=334, image_queries=100, speech_rows=1000, audio_queries_per_language=100, videos=34, video_queries=60,
         joint_per_language=20
@@ -298,7 +302,7 @@ def _products(rng: random.Random, tenant: str, profile: str, seed: int, count: i
     """`count` products spread over the tenant's entities, no two with the same colour/shape/pattern
     and no entity twice in one colour (so the annotation names one product)."""
     content = CONTENT[tenant]
-    if profile == "small":
+    if profile in ("small", "tiny"):
         # the entities of the small FAQ, so the demo's pictures match its questions
         faq_rows, _ = build_faq_rows(tenant, profile, seed)
         names = {row["entity"] for row in faq_rows if row["language"] == "en"}

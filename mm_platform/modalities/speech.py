@@ -105,8 +105,11 @@ class SpeechModality(Modality):
     roles = ("asr", "text")
     gpu = True
     derived_name = "transcripts"
-    #: a spoken query includes transcription (about a second of CPU on the embedded models)
-    default_gates = {"max_latency_p95_ms": 5000.0}
+    #: a spoken query costs about a second of CPU on the embedded models, and its answer inherits the
+    #: transcription's errors: on espeak-ng English with tiny.en (WER 0.08-0.12) the speech index
+    #: scored 0.66-0.88 F1 where the same index answered the typed texts at 0.78-0.95, so its quality
+    #: bounds sit lower than the FAQ's (still on the interval's low end)
+    default_gates = {"max_latency_p95_ms": 5000.0, "min_f1": 0.4, "min_recall_at_1": 0.4}
     #: transcription dominates: throughput is measured on the sequential per-query path
     batched_throughput = False
     #: CTranslate2 decodes on threads of its own; the calling thread only waits

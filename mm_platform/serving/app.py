@@ -242,7 +242,7 @@ def load_served(layout: Layout, tenant: str, modality: str, pointer: dict,
     if int(getattr(encoder, "dim", handle.manifest["dims"])) != int(handle.manifest["dims"]):
         raise RuntimeError(f"text model dim {encoder.dim} != index dim {handle.manifest['dims']}")
     retriever = None
-    if modality == "faq":
+    if modality == "faq" or pointer.get("strategy"):  # the FAQ and the spoken-query transcripts
         strategy = Strategy.from_dict(pointer["strategy"]) if pointer.get("strategy") else Strategy()
         retriever = Retriever(handle, models, strategy)
         retriever.search(["warm-up"], k=1, language=retriever.languages[0])  # loads every view and model

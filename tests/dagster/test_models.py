@@ -17,37 +17,46 @@ from resources import ModelsResource, PlatformResource, QualityResource
 from sensors import promotion_sensor, registry_inbox_sensor
 
 TENANTS = ("ecommerce", "medical")
+# the promotion machinery on the demo tenants with one text encoder (no ensemble: a second encoder
+# would take part in both sides alike and only cost time) and bounds suited to one encoder alone
+ONE_ENCODER = "models:\n  text2: none\n"
+GATES = {"min_f1": 0.4, "min_recall_at_1": 0.4}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """Two demo tenants (FAQ only) and a registry seeded with the bundled models: MiniLM champion."""
+    """Two demo tenants (FAQ only) and a registry seeded with the bundled models, its champion moved
+    back to MiniLM (a storage from before the multilingual default), so USE can challenge it."""
     root = tmp_path_factory.mktemp("models")
     layout = Layout(root / "data", root / "storage")
     write_faq_demo(layout.data_dir, profile="small", tenants=TENANTS)
+    for tenant in TENANTS:
+        (layout.tenant_data(tenant) / "tenant.yaml").write_text(ONE_ENCODER)
     registry = ModelRegistry(layout.storage_dir)
     seed_bundled(registry, include_quantized=False)
-    use = next(v.version_id for v in registry.versions("text_encoder") if v.backend == "use-multilingual-v3")
-    minilm = registry.resolve("text_encoder")
+    use = registry.resolve("text_encoder")
+    minilm = registry.resolve("text_encoder", "challenger")
+    registry.set_alias("text_encoder", "champion", minilm, run_id="t-legacy", reason="a storage seeded before USE")
     return layout, registry, use, minilm
 
 
 def _resources(layout):
     return {"platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir)),
-            "quality": QualityResource(), "models": ModelsResource(),
+            "quality": QualityResource(**GATES), "models": ModelsResource(),
             "io_manager": dg.FilesystemIOManager(base_dir=str(layout.storage_dir / ".dagster_io"))}
 
 
-def test_seeded_registry_has_minilm_champion_and_candidates(world):
-    _, registry, use, minilm = world
-    assert registry.get(minilm).backend == "sentence-transformers"
+def test_seeded_registry_has_the_multilingual_champion_and_minilm_challenger(tmp_path):
+    registry = ModelRegistry(tmp_path / "storage")
+    seed_bundled(registry, include_quantized=False)
+    assert registry.get(registry.resolve("text_encoder")).backend == "use-multilingual-v3"
+    assert registry.get(registry.resolve("text_encoder", "challenger")).backend == "sentence-transformers"
     assert registry.resolve("asr").startswith("asr-faster-whisper")
-    assert use in [v.version_id for v in registry.versions("text_encoder")]
 
 
 def test_minilm_challenging_itself_does_not_pass(world):
     layout, registry, _, minilm = world
-    report = promotion.challenge(layout, registry, "text_encoder", minilm, list(TENANTS), GateConfig(), "t-self")
+    report = promotion.challenge(layout, registry, "text_encoder", minilm, list(TENANTS), GateConfig(**GATES), "t-self")
     assert not report["gate_passed"]
     with pytest.raises(pipeline.GateFailed):
         promotion.promote(layout, registry, report, "t-self")
@@ -57,7 +66,7 @@ def test_minilm_challenging_itself_does_not_pass(world):
 def test_multilingual_challenger_is_evaluated_side_by_side_and_promoted_with_shadow_swap(world):
     layout, registry, use, minilm = world
     # medical demands the impossible, so its shadow fails and it must keep MiniLM and its index
-    (layout.tenant_data("medical") / "tenant.yaml").write_text("gates:\n  min_f1: 1.01\n")
+    (layout.tenant_data("medical") / "tenant.yaml").write_text(ONE_ENCODER + "gates:\n  min_f1: 1.01\n")
     medical_live = pipeline.index_store(layout, "medical").live()
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([model_registry, challenger_evaluation, promotion_gates, champion], instance=instance,
@@ -83,19 +92,20 @@ def test_multilingual_challenger_is_evaluated_side_by_side_and_promoted_with_sha
     assert manifest["name"] == "use-multilingual-v3"  # the live index and the encoder that built it
 
     history = registry.history("text_encoder")
-    move = next(e for e in history if e["to"] == use and e["tenant"] is None)
+    move = next(e for e in reversed(history) if e["to"] == use and e["tenant"] is None and e["alias"] == "champion")
     assert move["metrics"]["challenger_f1"] > move["metrics"]["champion_f1"]
     after = history[-1]["time"]  # the promotion's last move (medical's override)
     assert history[-1]["tenant"] == "medical" and "shadow failed" in history[-1]["reason"]
     assert registry.served_at("text_encoder", "ecommerce", after) == use
     assert registry.served_at("text_encoder", "medical", after) == minilm
-    assert registry.served_at("text_encoder", "ecommerce", history[0]["time"]) == minilm
+    legacy = next(e for e in history if e["run_id"] == "t-legacy")["time"]
+    assert registry.served_at("text_encoder", "ecommerce", legacy) == minilm
 
     # the next tenant run follows the aliases: ecommerce builds with USE, medical with MiniLM
     models = ModelsResource()
     assert models.for_tenant(layout, "ecommerce").choices["text"]["name"] == "use-multilingual-v3"
     assert models.for_tenant(layout, "medical").choices["text"]["name"] == "sentence-transformers"
-    (layout.tenant_data("medical") / "tenant.yaml").unlink()
+    (layout.tenant_data("medical") / "tenant.yaml").write_text(ONE_ENCODER)
 
 
 def test_inbox_sensor_registers_and_requests_one_evaluation(world):

