@@ -3,7 +3,7 @@
 For every tenant and language, embeds the FAQ questions and the held-out eval queries,
 ranks the FAQ rows of that language by inner product for each query and reports
 recall@1, macro-F1 of the top-1 annotation and MRR (the platform's own definitions in
-`mm_platform.metrics`); prints a table and writes JSON. Exits 1 when a cell misses the
+`mm_platform.evaluation.metrics`); prints a table and writes JSON. Exits 1 when a cell misses the
 platform's acceptance macro-F1.
 
     python benchmarks/demo_faq_quality.py --profile seed
@@ -20,7 +20,7 @@ import numpy as np
 
 from mm_platform.atomic import atomic_write_json
 from mm_platform.demo.faq import LANGUAGES, PROFILES, TENANTS, build_faq_rows
-from mm_platform.metrics import f1_macro, mean_reciprocal_rank, recall_at_k
+from mm_platform.evaluation.metrics import f1_macro, mean_reciprocal_rank, recall_at_k
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCEPTANCE_F1 = 0.9

@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mm_platform import settings  # noqa: E402
@@ -32,10 +31,10 @@ from mm_assets.definitions import MODALITY_ASSETS  # noqa: E402
 from mm_assets.partitions import tenant_partitions  # noqa: E402
 from mm_platform.demo.faq import write_faq_demo  # noqa: E402
 from mm_platform.encoders.text import load_text_encoder  # noqa: E402
-from mm_platform.metrics import latency_percentiles_ms  # noqa: E402
+from mm_platform.evaluation.metrics import latency_percentiles_ms  # noqa: E402
+from mm_platform.indexing.versions import IndexHandle  # noqa: E402
+from mm_platform.inputs.tenancy import Layout  # noqa: E402
 from mm_platform.pipeline import load_rows  # noqa: E402
-from mm_platform.index import IndexHandle  # noqa: E402
-from mm_platform.tenancy import Layout  # noqa: E402
 from resources import ModelsResource, PlatformResource, QualityResource  # noqa: E402
 
 FAQ = next(m for m in MODALITY_ASSETS if m.modality.name == "faq")

@@ -46,10 +46,10 @@ def main() -> int:
     from mm_platform import pipeline
     from mm_platform.atomic import atomic_write_json
     from mm_platform.demo.faq import write_faq_demo
-    from mm_platform.gates import GateConfig
+    from mm_platform.encoders.models import ModelSet
+    from mm_platform.evaluation.gates import GateConfig
+    from mm_platform.inputs.tenancy import Layout
     from mm_platform.modalities.faq import FaqModality
-    from mm_platform.models import ModelSet
-    from mm_platform.tenancy import Layout
 
     out = {"machine": platform.platform(), "tenant": args.tenant, "runs": args.runs, "burners": args.burners,
            "gate": "CPU-time p95 of one query <= max_latency_p95_ms (and the verdict as a whole)", "phases": {}}

@@ -46,8 +46,9 @@ settings.configure_offline()
 import httpx  # noqa: E402
 
 from mm_platform.atomic import read_jsonl  # noqa: E402
-from mm_platform.index import IndexHandle, IndexStore, build_index_version  # noqa: E402
-from mm_platform.tenancy import TENANT_ID_PATTERN, Layout  # noqa: E402
+from mm_platform.indexing.store import IndexStore  # noqa: E402
+from mm_platform.indexing.versions import IndexHandle, build_index_version  # noqa: E402
+from mm_platform.inputs.tenancy import TENANT_ID_PATTERN, Layout  # noqa: E402
 
 HOST = "127.0.0.1"
 P95_LIMIT_MS = 500.0
@@ -58,9 +59,9 @@ V2_SUFFIX = " [bench-v2]"
 
 def build_demo(root: Path, profile: str) -> Layout:
     from mm_platform.demo.faq import write_faq_demo
-    from mm_platform.gates import GateConfig
+    from mm_platform.encoders.models import ModelSet
+    from mm_platform.evaluation.gates import GateConfig
     from mm_platform.modalities.faq import FaqModality
-    from mm_platform.models import ModelSet
     from mm_platform.pipeline import GateFailed, build_index, embed, evaluate, index_store, promote, validate
 
     layout = Layout(root / "data", root / "storage")

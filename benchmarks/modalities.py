@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mm_platform import pipeline, settings  # noqa: E402
 from mm_platform.demo.faq import write_faq_demo  # noqa: E402
 from mm_platform.demo.media import write_media_demo  # noqa: E402
-from mm_platform.gates import GateConfig  # noqa: E402
-from mm_platform.media import load_audio, load_image  # noqa: E402
+from mm_platform.encoders.models import ModelSet  # noqa: E402
+from mm_platform.evaluation.gates import GateConfig  # noqa: E402
+from mm_platform.inputs.media import load_audio, load_image  # noqa: E402
+from mm_platform.inputs.tenancy import Layout  # noqa: E402
 from mm_platform.modalities.registry import registered_modalities  # noqa: E402
-from mm_platform.models import ModelSet  # noqa: E402
 from mm_platform.modalities.speech import vocabulary_prompt  # noqa: E402
 from mm_platform.modalities.video import keyframes  # noqa: E402
-from mm_platform.tenancy import Layout  # noqa: E402
 
 TENANT = "ecommerce"
 

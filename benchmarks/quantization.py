@@ -37,8 +37,8 @@ settings.configure_offline()
 
 from mm_platform.demo.faq import build_faq_rows  # noqa: E402
 from mm_platform.encoders.onnx_int8 import OnnxInt8SentenceEncoder  # noqa: E402
+from mm_platform.encoders.quantization import measure, measure_asr, quantize_bnb, quantize_int8_onnx  # noqa: E402
 from mm_platform.encoders.text import SentenceTransformerEncoder, bundled_minilm_path  # noqa: E402
-from mm_platform.quantize import measure, measure_asr, quantize_bnb, quantize_int8_onnx  # noqa: E402
 
 CLIPS = [
     "Can I return the wireless earbuds I bought last week",
@@ -99,8 +99,8 @@ def asr_benchmark(work: Path, repeats: int, threads: int) -> dict | None:
     if shutil.which("espeak-ng") is None:
         print("espeak-ng is not installed: skipping the speech benchmark")
         return None
-    from mm_platform.asr import FasterWhisperRecognizer
-    from mm_platform.media import load_audio
+    from mm_platform.encoders.asr import FasterWhisperRecognizer
+    from mm_platform.inputs.media import load_audio
 
     clips = []
     for i, text in enumerate(CLIPS):

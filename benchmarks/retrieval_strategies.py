@@ -19,7 +19,6 @@ and writes it all to benchmarks/results/retrieval_strategies.json. Nothing here 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -34,10 +33,10 @@ from mm_platform import settings  # noqa: E402
 settings.configure_offline()
 
 from mm_platform.atomic import atomic_write_json  # noqa: E402
-from mm_platform.metrics import f1_macro  # noqa: E402
+from mm_platform.evaluation.metrics import f1_macro  # noqa: E402
+from mm_platform.evaluation.stats import bootstrap_f1_interval  # noqa: E402
 from mm_platform.retrieval.baseline import baseline_f1_by_language  # noqa: E402
 from mm_platform.retrieval.strategy import Strategy  # noqa: E402
-from mm_platform.stats import bootstrap_f1_interval  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "retrieval_strategies.json"
 
@@ -57,9 +56,9 @@ SINGLE = {
 
 def build(layout, tenant: str):
     from mm_platform import pipeline
-    from mm_platform.index import IndexHandle
+    from mm_platform.encoders.models import ModelSet
+    from mm_platform.indexing.versions import IndexHandle
     from mm_platform.modalities.faq import FaqModality
-    from mm_platform.models import ModelSet
 
     modality = FaqModality()
     dataset = pipeline.validate(layout, tenant, modality)
@@ -118,7 +117,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from mm_platform.demo.faq import TENANTS, write_faq_demo
-    from mm_platform.tenancy import Layout
+    from mm_platform.inputs.tenancy import Layout
 
     results = {"machine": platform.platform(), "profile": args.profile, "tenants": []}
     with tempfile.TemporaryDirectory(prefix="mm-strategies-") as tmp:
@@ -141,9 +140,9 @@ def main() -> int:
                   f"({figures['selection_note']})")
             print(f"  {'':<46}" + "".join(f"{lang:>8}" for lang in sorted(figures["strategies"][live])))
             base = figures["lexical_baseline"]["question"]
-            print(f"  {'lexical baseline (char n-gram TF-IDF)':<46}" + "".join(f"{base[l]['f1_macro']:>8.3f}" for l in sorted(base)))
+            print(f"  {'lexical baseline (char n-gram TF-IDF)':<46}" + "".join(f"{base[lang]['f1_macro']:>8.3f}" for lang in sorted(base)))
             for name, cells in figures["strategies"].items():
-                print(f"  {name[:46]:<46}" + "".join(f"{cells[l]['f1_macro']:>8.3f}" for l in sorted(cells)))
+                print(f"  {name[:46]:<46}" + "".join(f"{cells[lang]['f1_macro']:>8.3f}" for lang in sorted(cells)))
     atomic_write_json(args.out, results)
     print(f"\nwritten {args.out}")
     return 0

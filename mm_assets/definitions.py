@@ -3,16 +3,14 @@ from the registered modality plugins."""
 
 import dagster as dg
 
-from jobs import (challenger_evaluation_job, ci_checks_job, index_tenant_job, nightly_reindex_schedule,
-                  promotion_job)
+from jobs import challenger_evaluation_job, ci_checks_job, index_tenant_job, nightly_reindex_schedule, promotion_job
 from jobs.k8s import executor
+from mm_assets.factory import build_all, build_joint_evaluation
+from mm_assets.models import MODEL_ASSETS, MODEL_CHECKS
 from mm_platform import settings
 from mm_platform.modalities.registry import registered_modalities
 from resources import build_resources
 from sensors import promotion_sensor, registry_inbox_sensor, tenant_data_sensor, tenant_run_failure_sensor
-
-from .factory import build_all, build_joint_evaluation
-from .models import MODEL_ASSETS, MODEL_CHECKS
 
 settings.configure_offline()
 

@@ -7,16 +7,15 @@ import inspect
 import dagster as dg
 import numpy as np
 
+from jobs.k8s import step_op_tags, step_pool
+from mm_assets.partitions import tenant_partitions
 from mm_platform import pipeline
-from mm_platform.embeddings import load_embeddings
-from mm_platform.index import IndexHandle
+from mm_platform.indexing.embeddings import load_embeddings
+from mm_platform.indexing.versions import IndexHandle
+from mm_platform.inputs.validation import InputFileError
 from mm_platform.modalities.base import Modality
 from mm_platform.observability import gateway_from_env, push_evaluation_metrics
-from mm_platform.validation import InputFileError
-from jobs.k8s import step_op_tags, step_pool
 from resources import ModelsResource, PlatformResource, QualityResource
-
-from .partitions import tenant_partitions
 
 EVAL_METRICS = ("f1_macro", "recall_at_1", "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms",
                 "latency_p99_ms", "latency_cpu_p50_ms", "latency_cpu_p95_ms", "latency_cpu_p99_ms", "throughput_qps",
@@ -337,8 +336,8 @@ def build_all(modalities: dict[str, Modality]) -> list[ModalityAssets]:
 
 def build_joint_evaluation(modality_assets: list[ModalityAssets]) -> tuple:
     """`joint/evaluation`: text + image + speech + video in one request, fused, on what is live."""
-    from mm_platform.joint import evaluate_joint
     from mm_platform.modalities.registry import registered_modalities
+    from mm_platform.retrieval.joint import evaluate_joint
 
     @dg.asset(key=dg.AssetKey(["joint", "evaluation"]), deps=[m.live_index for m in modality_assets],
               partitions_def=tenant_partitions, group_name="joint", kinds={"python"}, **{

@@ -6,12 +6,10 @@ import tempfile
 import dagster as dg
 
 from jobs.k8s import step_op_tags, step_pool
-from mm_platform import promotion
+from mm_assets.factory import md_table
 from mm_platform.atomic import atomic_write_json
-from mm_platform.registry import FAMILIES, ModelRegistry, seed_bundled
+from mm_platform.registry import FAMILIES, ModelRegistry, promotion, seed_bundled
 from resources import PlatformResource, QualityResource
-
-from .factory import md_table
 
 REGISTRY = dg.AssetKey(["models", "registry"])
 CHALLENGER_EVALUATION = dg.AssetKey(["models", "challenger_evaluation"])
@@ -55,8 +53,8 @@ def model_registry(context: dg.AssetExecutionContext, platform: PlatformResource
                       "registered) and bitsandbytes NF4/8-bit (the GPU path; runs on CPU here), each with size, "
                       "encode speed and cosine fidelity against fp32 on the same texts.")
 def quantized_checkpoints(context: dg.AssetExecutionContext, config: QuantizeConfig, platform: PlatformResource) -> dict:
-    from mm_platform import quantize
     from mm_platform.demo.faq import build_faq_rows
+    from mm_platform.encoders import quantization as quantize
 
     registry = ModelRegistry(platform.layout().storage_dir)
     source = registry.get(config.source) if config.source else next(

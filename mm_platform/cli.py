@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import settings
-from .tenancy import Layout, TenantError, validate_tenant_id
+from mm_platform import settings
+from mm_platform.inputs.tenancy import Layout, TenantError, validate_tenant_id
 
 
 def _dagster_home() -> Path:
@@ -84,8 +84,8 @@ def _check_detail(evaluation) -> str:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from .demo.faq import write_faq_demo
-    from .demo.media import write_media_demo
+    from mm_platform.demo.faq import write_faq_demo
+    from mm_platform.demo.media import write_media_demo
 
     out = Path(args.out) if args.out else settings.data_dir()
     counts = write_faq_demo(out, profile=args.profile, seed=args.seed)
@@ -106,13 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _modalities() -> dict:
-    from .modalities.registry import registered_modalities
+    from mm_platform.modalities.registry import registered_modalities
 
     return registered_modalities()
 
 
 def _print_reports(layout: Layout, tenants: list[str], failed: list[str]) -> int:
-    from .reporting import format_table, tenant_report
+    from mm_platform.evaluation.reporting import format_table, tenant_report
 
     rows, notes = [], []
     for tenant in tenants:
@@ -148,8 +148,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from .query import run_query
-    from .reporting import report_rows
+    from mm_platform.evaluation.reporting import report_rows
+    from mm_platform.retrieval.live import run_query
 
     settings.configure_offline()
     layout = Layout.from_env()
@@ -193,7 +193,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .reporting import format_table, tenant_report
+    from mm_platform.evaluation.reporting import format_table, tenant_report
 
     layout = Layout.from_env()
     tenants = _tenants(layout, args.tenant)
@@ -210,7 +210,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .pipeline import index_store
+    from mm_platform.pipeline import index_store
 
     layout = Layout.from_env()
     store = index_store(layout, validate_tenant_id(args.tenant), args.modality)
@@ -236,7 +236,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .registry import FAMILIES, ModelRegistry, RegistryError, seed_bundled
+    from mm_platform.registry import FAMILIES, ModelRegistry, RegistryError, seed_bundled
 
     layout = Layout.from_env()
     registry = ModelRegistry(layout.storage_dir)
@@ -288,8 +288,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
     """Challenger evaluation on every tenant, then (unless --no-promote) the gated promotion."""
-    from . import promotion
-    from .gates import GateConfig
+    from mm_platform.evaluation.gates import GateConfig
+    from mm_platform.registry import promotion
 
     challenger = args.version or registry.resolve(args.family, "challenger")
     by_backend = [v.version_id for v in registry.versions(args.family) if v.backend == challenger]
@@ -325,13 +325,13 @@ def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serving.server import main as serve_main
+    from mm_platform.serving.server import main as serve_main
 
     return serve_main(args.serve_args)
 
 
 def cmd_api_keys(args: argparse.Namespace) -> int:
-    from .serving.keys import demo_keys_path, generate_demo_keys
+    from mm_platform.serving.keys import demo_keys_path, generate_demo_keys
 
     layout = Layout.from_env()
     keys = generate_demo_keys(layout)

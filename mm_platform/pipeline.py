@@ -12,18 +12,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from .atomic import atomic_write_json, publish_dir, write_jsonl
-from .embeddings import embed_incremental, load_embeddings
-from .evaluation import DEFAULT_LATENCY_SAMPLES
-from .gates import ANY_LANGUAGE, GateConfig, judge
-from .retrieval.selection import SelectionSettings
-from .index import IndexHandle, IndexStore, build_index_version, now_iso, prune_folders
-from .models import DEFAULT_MODELS, ModelSet
-from .modalities.base import Modality
-from .modalities.registry import query_fields
-from .tenancy import Layout, confine
-from .tenant_config import load_tenant_config
-from .validation import InputFileError, content_hash, quarantine_rate
+from mm_platform.atomic import atomic_write_json, publish_dir, write_jsonl
+from mm_platform.encoders.models import DEFAULT_MODELS, ModelSet
+from mm_platform.evaluation.gates import ANY_LANGUAGE, GateConfig, judge
+from mm_platform.evaluation.measure import DEFAULT_LATENCY_SAMPLES
+from mm_platform.indexing.embeddings import embed_incremental, load_embeddings
+from mm_platform.indexing.store import IndexStore
+from mm_platform.indexing.versions import IndexHandle, build_index_version, now_iso, prune_folders
+from mm_platform.inputs.tenancy import Layout, confine
+from mm_platform.inputs.tenant_config import load_tenant_config
+from mm_platform.inputs.validation import InputFileError, content_hash, quarantine_rate
+from mm_platform.modalities.base import Modality
+from mm_platform.modalities.registry import query_fields
+from mm_platform.retrieval.selection import SelectionSettings
 
 log = logging.getLogger(__name__)
 FAQ = "faq"
@@ -40,7 +41,7 @@ def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None,
     """The platform's model choices by role, overridden by the tenant's `tenant.yaml`. The second
     text encoder is kept only where it loads and its query cost fits the tenant's retrieval budget
     (`retrieval.max_query_cpu_ms`): its views would otherwise be computed for nothing."""
-    from .models import DISABLED
+    from mm_platform.encoders.models import DISABLED
 
     cfg = load_tenant_config(layout.tenant_data(tenant))
     choices = {role: dict(spec) for role, spec in (defaults or DEFAULT_MODELS).items()}
@@ -63,7 +64,7 @@ def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None,
 
 def encoder_query_cost_ms(encoder) -> float:
     """CPU ms of one query through a text encoder (measured once per loaded model)."""
-    from .timing import cpu_cost_ms
+    from mm_platform.evaluation.timing import cpu_cost_ms
 
     cost = getattr(encoder, "_query_cost_ms", None)
     if cost is None:
@@ -303,9 +304,9 @@ def version_models(handle: IndexHandle) -> ModelSet:
 def query_path(layout: Layout, tenant: str, modality: Modality, version: str, strategy: dict | None,
                name: str):
     """How `version` of a tenant's modality answers queries (FAQ: with its retrieval strategy)."""
-    from .evaluation import index_path, retriever_path, transcribing_path
-    from .retrieval.retriever import Retriever
-    from .retrieval.strategy import Strategy
+    from mm_platform.evaluation.measure import index_path, retriever_path, transcribing_path
+    from mm_platform.retrieval.retriever import Retriever
+    from mm_platform.retrieval.strategy import Strategy
 
     handle = IndexHandle(index_store(layout, tenant, modality.name).version_dir(version))
     models = version_models(handle)
@@ -319,7 +320,7 @@ def query_path(layout: Layout, tenant: str, modality: Modality, version: str, st
 
 
 def evaluation_key(version: str, queries: list[dict], config: GateConfig, settings: EvaluationSettings) -> str:
-    from .stats import query_key
+    from mm_platform.evaluation.stats import query_key
 
     payload = json.dumps({"schema": EVALUATION_SCHEMA, "version": version, "queries": sorted(query_key(q) for q in queries),
                           "gates": config.to_dict(), "latency_samples": settings.latency_samples,
@@ -335,10 +336,10 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
     live version on the same queries) and append the record beside the version. Nothing live
     changes here. An unchanged version evaluated before on the same queries is not re-evaluated
     (its latest record is returned, marked `unchanged`) unless `force`."""
-    from .evaluation import evaluate_paths, index_path, retriever_path, summarize, transcribing_path
-    from .retrieval.retriever import Retriever
-    from .retrieval.selection import Selection, choose, fit_calibration
-    from .retrieval.strategy import default_strategy
+    from mm_platform.evaluation.measure import evaluate_paths, index_path, retriever_path, summarize, transcribing_path
+    from mm_platform.retrieval.retriever import Retriever
+    from mm_platform.retrieval.selection import Selection, choose, fit_calibration
+    from mm_platform.retrieval.strategy import default_strategy
 
     if absent(dataset):
         return dataset

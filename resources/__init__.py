@@ -1,6 +1,6 @@
 """Dagster resources: thin configurable handles on the domain core."""
 
-from .environment import build_resources
-from .platform import ModelsResource, PlatformResource, QualityResource
+from resources.environment import build_resources
+from resources.platform import ModelsResource, PlatformResource, QualityResource
 
 __all__ = ["ModelsResource", "PlatformResource", "QualityResource", "build_resources"]

@@ -6,8 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from mm_platform import settings
-
-from .platform import ModelsResource, PlatformResource, QualityResource
+from resources.platform import ModelsResource, PlatformResource, QualityResource
 
 
 def build_resources() -> dict:

@@ -6,12 +6,12 @@ from pathlib import Path
 import dagster as dg
 
 from mm_platform import settings
-from mm_platform.gates import GateConfig
-from mm_platform.models import ModelSet
-from mm_platform.evaluation import DEFAULT_LATENCY_SAMPLES
+from mm_platform.encoders.models import ModelSet
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.evaluation.measure import DEFAULT_LATENCY_SAMPLES
+from mm_platform.inputs.tenancy import Layout
 from mm_platform.pipeline import EvaluationSettings, tenant_models
 from mm_platform.retrieval.selection import SelectionSettings
-from mm_platform.tenancy import Layout
 
 
 class PlatformResource(dg.ConfigurableResource):

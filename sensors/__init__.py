@@ -1,7 +1,7 @@
 """Sensors."""
 
-from .failures import tenant_run_failure_sensor
-from .models import promotion_sensor, registry_inbox_sensor
-from .tenants import tenant_data_sensor
+from sensors.failures import tenant_run_failure_sensor
+from sensors.models import promotion_sensor, registry_inbox_sensor
+from sensors.tenants import tenant_data_sensor
 
 __all__ = ["promotion_sensor", "registry_inbox_sensor", "tenant_data_sensor", "tenant_run_failure_sensor"]

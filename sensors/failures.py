@@ -4,9 +4,9 @@ import dagster as dg
 
 from jobs.indexing import index_tenant_job
 from mm_platform.atomic import append_jsonl
-from mm_platform.index import now_iso
+from mm_platform.indexing.versions import now_iso
+from mm_platform.inputs.tenancy import Layout, TenantError, validate_tenant_id
 from mm_platform.observability import gateway_from_env, push_run_outcome
-from mm_platform.tenancy import Layout, TenantError, validate_tenant_id
 
 
 @dg.run_failure_sensor(monitored_jobs=[index_tenant_job], default_status=dg.DefaultSensorStatus.RUNNING)

@@ -7,7 +7,7 @@ import dagster as dg
 
 from jobs.indexing import index_tenant_job
 from mm_assets.partitions import tenant_partitions
-from mm_platform.tenancy import Layout, tenant_fingerprint
+from mm_platform.inputs.tenancy import Layout, tenant_fingerprint
 
 
 @dg.sensor(job=index_tenant_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from mm_platform.tenancy import Layout  # noqa: E402
+from mm_platform.inputs.tenancy import Layout  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

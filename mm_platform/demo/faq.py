@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ..atomic import atomic_write_json
-from .faq_content import CONTENT, Entity, Intent, TenantContent
-from .queries import query_templates
+from mm_platform.atomic import atomic_write_json
+from mm_platform.demo.faq_content import CONTENT, Entity, Intent, TenantContent
+from mm_platform.demo.queries import query_templates
 
 TENANTS: tuple[str, ...] = ("ecommerce", "medical", "education")
 LANGUAGES: tuple[str, ...] = ("zh", "en", "ja")

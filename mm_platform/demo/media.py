@@ -40,9 +40,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_write_json, atomic_write_text
-from .faq import LANGUAGES, PROFILES, TENANTS, build_faq_rows
-from .faq_content import CONTENT, Entity
+from mm_platform.atomic import atomic_write_json, atomic_write_text
+from mm_platform.demo.faq import LANGUAGES, PROFILES, TENANTS, build_faq_rows
+from mm_platform.demo.faq_content import CONTENT, Entity
 
 IMAGE_SIZE = 512
 VIDEO_SIZE = (1280, 720)  # width, height
@@ -621,7 +621,7 @@ _SPOKEN_WORD = re.compile(r"[a-z0-9]+")
 @lru_cache(maxsize=1)
 def _english_words() -> frozenset[str]:
     """Whole words of the bundled all-MiniLM-L6-v2 vocabulary (BERT uncased): a word a caller says."""
-    from ..encoders.text import bundled_minilm_path
+    from mm_platform.encoders.text import bundled_minilm_path
 
     vocab = (Path(bundled_minilm_path()) / "vocab.txt").read_text("utf-8").split("\n")
     return frozenset(w for w in vocab if w.isalnum())

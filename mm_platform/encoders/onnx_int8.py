@@ -1,5 +1,5 @@
 """Text encoder backend `sentence-transformers-onnx-int8`: a sentence-transformers model exported
-to ONNX and quantized to int8 (`mm_platform.quantize.quantize_int8_onnx` writes the folder).
+to ONNX and quantized to int8 (`mm_platform.encoders.quantization.quantize_int8_onnx` writes the folder).
 
 Tokenizer (`tokenizers`, no torch) -> onnxruntime session -> pooling with the attention mask
 (mean for all-MiniLM-L6-v2) -> L2 normalisation: the same recipe as the fp32 model, so its
@@ -24,8 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import TextEncoder, fingerprint_model_dir
-from .text import _threads
+from mm_platform.encoders.base import TextEncoder, fingerprint_model_dir
+from mm_platform.encoders.text import _threads
 
 #: written by quantize_int8_onnx next to model.onnx; describes inputs, pooling and tokenizer
 CONFIG_FILE = "onnx_sentence_encoder.json"

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import TextEncoder, fingerprint_model_dir
+from mm_platform.encoders.base import TextEncoder, fingerprint_model_dir
 
 
 def _threads(requested: int | None) -> int:
@@ -120,7 +120,7 @@ ALIASES = {
 
 @lru_cache(maxsize=8)
 def _cached(backend: str, frozen_args: tuple) -> TextEncoder:
-    from ..plugins import text_encoder_backends
+    from mm_platform.plugins import text_encoder_backends
 
     backends = text_encoder_backends()
     if backend not in backends:

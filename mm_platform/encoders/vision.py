@@ -10,9 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import ImageEncoder, fingerprint_model_dir, normalize
-from .text import _threads
-
+from mm_platform.encoders.base import ImageEncoder, fingerprint_model_dir, normalize
+from mm_platform.encoders.text import _threads
 
 # --- CLIP (production: local checkpoint path) ---
 

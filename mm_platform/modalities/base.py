@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..models import ModelSet
-from ..tenancy import TenantError, confine
-from ..validation import (
+from mm_platform.encoders.models import ModelSet
+from mm_platform.inputs.tenancy import TenantError, confine
+from mm_platform.inputs.validation import (
     InputFileError,
     QuarantineRecord,
     RowError,
@@ -36,7 +36,7 @@ from ..validation import (
 )
 
 EVAL_FILES = ("eval_queries.json", "eval_queries.jsonl")
-#: evaluation rows with this key are joint requests (mm_platform.joint), no single modality's
+#: evaluation rows with this key are joint requests (mm_platform.retrieval.joint), no single modality's
 JOINT_KEY = "joint"
 
 
@@ -79,7 +79,7 @@ class Modality(ABC):
     #: so such rows are quarantined with a clear reason instead of being skipped silently)
     claims_unmatched: bool = False
     #: CPU clock that times one query: "thread" (the default: pools held to the calling thread) or
-    #: "process" for models that compute on threads of their own (mm_platform.timing)
+    #: "process" for models that compute on threads of their own (mm_platform.evaluation.timing)
     latency_clock: str = "thread"
     #: answered by an evaluated retrieval strategy (`mm_platform.retrieval`) rather than plain search
     strategies: bool = False
@@ -202,7 +202,7 @@ class Modality(ABC):
         cross-lingual links of its labels (aligned on the question + answer vectors)."""
         if not self.strategies:
             return {}
-        from ..retrieval.links import build_links
+        from mm_platform.retrieval.links import build_links
 
         return {"links.json": build_links(rows, views["qa@text"])}
 

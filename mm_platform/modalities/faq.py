@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models import ModelSet
-from ..validation import RowError, content_hash, language_field, text_field
-from .base import Modality, ParsedInput
+from mm_platform.encoders.models import ModelSet
+from mm_platform.inputs.validation import RowError, content_hash, language_field, text_field
+from mm_platform.modalities.base import Modality, ParsedInput
 
 FAQ_FILES = ("faq.json", "faq.jsonl")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ..media import IMAGE_SIZE, MediaError, image_info, load_image
-from ..models import ModelSet
-from ..validation import InputFileError, RowError, language_field, text_field
-from .base import Modality, file_hash, media_path
+from mm_platform.encoders.models import ModelSet
+from mm_platform.inputs.media import IMAGE_SIZE, MediaError, image_info, load_image
+from mm_platform.inputs.validation import InputFileError, RowError, language_field, text_field
+from mm_platform.modalities.base import Modality, file_hash, media_path
 
 CSV_COLUMNS = ("image_path", "description", "language", "annotation")
 
@@ -107,7 +107,7 @@ class ImageModality(Modality):
 
     def extra_checks(self):
         def normalized(ref: dict, gates) -> tuple[bool, dict]:
-            from ..pipeline import load_rows
+            from mm_platform.pipeline import load_rows
 
             rows = load_rows(ref["path"])
             sample = rows[:: max(1, len(rows) // 20)][:20]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .. import plugins
-from .base import Modality
+from mm_platform import plugins
+from mm_platform.modalities.base import Modality
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_json
-from ..media import SAMPLE_RATE, MediaError, load_audio
-from ..metrics import char_error_rate, word_error_rate
-from ..models import ModelSet
-from ..validation import InputFileError, RowError, content_hash, language_field, text_field
-from .base import Modality, file_hash, media_path
+from mm_platform.atomic import atomic_write_json
+from mm_platform.encoders.models import ModelSet
+from mm_platform.evaluation.metrics import char_error_rate, word_error_rate
+from mm_platform.inputs.media import SAMPLE_RATE, MediaError, load_audio
+from mm_platform.inputs.validation import InputFileError, RowError, content_hash, language_field, text_field
+from mm_platform.modalities.base import Modality, file_hash, media_path
 
 #: languages scored by word error rate; the others (zh, ja: no spaces) by character error rate
 WER_LANGUAGES = ("en",)
@@ -51,8 +51,8 @@ def vocabulary_prompt(tenant_dir: Path, language: str) -> str | None:
     its FAQ rows in that language) plus `asr_vocabulary` from tenant.yaml. None when empty.
 
     Every spoken query needs it, so it is read once per version of those files, not per query."""
-    from ..tenant_config import TENANT_FILE
-    from .faq import FAQ_FILES
+    from mm_platform.inputs.tenant_config import TENANT_FILE
+    from mm_platform.modalities.faq import FAQ_FILES
 
     stamps = tuple((name, p.stat().st_mtime_ns, p.stat().st_size) for name in (*FAQ_FILES, TENANT_FILE)
                    if (p := Path(tenant_dir) / name).is_file())
@@ -61,8 +61,8 @@ def vocabulary_prompt(tenant_dir: Path, language: str) -> str | None:
 
 @lru_cache(maxsize=256)
 def _vocabulary_prompt(tenant_dir: str, language: str, _stamps: tuple) -> str | None:
-    from ..tenant_config import load_tenant_config
-    from .faq import FaqModality
+    from mm_platform.inputs.tenant_config import load_tenant_config
+    from mm_platform.modalities.faq import FaqModality
 
     tenant_dir = Path(tenant_dir)
     words = list(load_tenant_config(tenant_dir).asr_vocabulary)
@@ -77,7 +77,7 @@ def _vocabulary_prompt(tenant_dir: str, language: str, _stamps: tuple) -> str | 
 def resolved_answers(tenant_dir: Path, rows: list[dict]) -> dict[str, str]:
     """Per spoken row, the answer of the tenant's FAQ entry of the same language and intent whose
     question shares the most characters with what was said (none: the row keeps its transcript)."""
-    from .faq import FaqModality
+    from mm_platform.modalities.faq import FaqModality
 
     try:
         faq_rows = FaqModality().parse(Path(tenant_dir), "").rows

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..encoders.base import normalize
-from ..media import MediaError, probe_video, sample_keyframes
-from ..models import ModelSet
-from ..validation import RowError, content_hash, language_field, text_field
-from .base import Modality, file_hash, media_path
+from mm_platform.encoders.base import normalize
+from mm_platform.encoders.models import ModelSet
+from mm_platform.inputs.media import MediaError, probe_video, sample_keyframes
+from mm_platform.inputs.validation import RowError, content_hash, language_field, text_field
+from mm_platform.modalities.base import Modality, file_hash, media_path
 
 #: keyframe sampling: one frame per second plus scene changes, at most 32 per clip
 KEYFRAME_EVERY_SECONDS = 1.0
@@ -101,7 +101,7 @@ class VideoModality(Modality):
 
     def extra_checks(self):
         def decoded(ref: dict, gates) -> tuple[bool, dict]:
-            from ..pipeline import load_rows
+            from mm_platform.pipeline import load_rows
 
             rows = load_rows(ref["path"])
             videos = {r["video_id"]: r for r in rows}

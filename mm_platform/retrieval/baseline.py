@@ -42,7 +42,7 @@ def char_ngram_tfidf_predictions(faq_rows: list[dict], queries: list[dict], fiel
 
 def baseline_f1_by_language(faq_rows: list[dict], queries: list[dict], field: str = "question") -> dict[str, dict]:
     """{language: {"n": queries, "f1_macro": ...}} of the baseline."""
-    from ..metrics import f1_macro
+    from mm_platform.evaluation.metrics import f1_macro
 
     predictions = char_ngram_tfidf_predictions(faq_rows, queries, field)
     out = {}

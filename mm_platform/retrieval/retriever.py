@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..index import Hit, IndexHandle
-from ..models import ModelSet
-from .language import detect_language
-from .lexical import LexicalIndex
-from .links import link_map
-from .strategy import DEFAULT_STRATEGY, Strategy, fuse, language_blocks
+from mm_platform.encoders.models import ModelSet
+from mm_platform.indexing.versions import Hit, IndexHandle
+from mm_platform.retrieval.language import detect_language
+from mm_platform.retrieval.lexical import LexicalIndex
+from mm_platform.retrieval.links import link_map
+from mm_platform.retrieval.strategy import DEFAULT_STRATEGY, Strategy, fuse, language_blocks
 
 MAIN_VIEW = "q@text"
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import f1_macro
-from ..stats import fold_of
-from ..timing import cpu_cost_ms
-from .strategy import Strategy, candidates, default_strategy
+from mm_platform.evaluation.metrics import f1_macro
+from mm_platform.evaluation.stats import fold_of
+from mm_platform.evaluation.timing import cpu_cost_ms
+from mm_platform.retrieval.strategy import Strategy, candidates, default_strategy
 
 PROBE_QUERIES = ("How long does delivery take?", "退货需要多久到账？", "支払い方法を教えてください。")
 

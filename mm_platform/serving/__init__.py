@@ -5,7 +5,7 @@ with hot swap of index versions, micro-batched encoding and tenant-bound API key
 (`mm serve`). See `mm_platform.serving.app` for the contract and error codes.
 """
 
-from .app import SERVED_MODALITIES, create_app
-from .keys import KeyRing, generate_demo_keys, load_keys
+from mm_platform.serving.app import SERVED_MODALITIES, create_app
+from mm_platform.serving.keys import KeyRing, generate_demo_keys, load_keys
 
 __all__ = ["SERVED_MODALITIES", "KeyRing", "create_app", "generate_demo_keys", "load_keys"]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from ..atomic import atomic_write_json
-from ..tenancy import TENANT_ID_PATTERN, Layout, TenantError, validate_tenant_id
+from mm_platform.atomic import atomic_write_json
+from mm_platform.inputs.tenancy import TENANT_ID_PATTERN, Layout, TenantError, validate_tenant_id
 
 KEYS_FILE_ENV = "MM_API_KEYS_FILE"
 KEYS_ENV = "MM_API_KEYS"

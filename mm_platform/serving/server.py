@@ -18,9 +18,9 @@ import logging
 import os
 import sys
 
-from .. import settings
-from ..tenancy import Layout
-from .keys import (
+from mm_platform import settings
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.serving.keys import (
     KEYS_ENV,
     KEYS_FILE_ENV,
     KeyConfigError,
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from .app import create_app
+    from mm_platform.serving.app import create_app
 
     if args.search_threads > 0:
         import faiss

@@ -64,7 +64,7 @@ def runner(layout) -> TenantRunner:
 @pytest.fixture
 def tiny_tenant(layout, runner) -> str:
     """The hand-written six-row tenant, run with the sample-size bounds lifted."""
-    from ..conftest import TINY_EVAL, TINY_FAQ, write_json
+    from tests.conftest import TINY_EVAL, TINY_FAQ, write_json
 
     write_json(layout.tenant_data("acme") / "faq.json", TINY_FAQ)
     write_json(layout.tenant_data("acme") / "eval_queries.json", TINY_EVAL)

@@ -2,18 +2,17 @@
 
 import os
 import subprocess
-from datetime import datetime, timezone
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 
+from jobs import nightly_reindex_schedule
 from mm_assets.definitions import defs
 from mm_assets.partitions import tenant_partitions
 from sensors import tenant_data_sensor
-from jobs import nightly_reindex_schedule
-
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_definitions_load_with_all_assets_checks_and_automation():

@@ -5,11 +5,10 @@ import json
 import pytest
 
 from mm_platform.demo.faq import write_faq_demo
+from mm_platform.evaluation.reporting import report_rows
 from mm_platform.pipeline import index_store
-from mm_platform.reporting import report_rows
-
-from ..conftest import TINY_EVAL, TINY_FAQ, write_json
-from .conftest import checks, materialized, metadata
+from tests.conftest import TINY_EVAL, TINY_FAQ, write_json
+from tests.dagster.conftest import checks, materialized, metadata
 
 ALL_ASSETS = {"faq/validated_dataset", "faq/embeddings", "faq/index_candidate", "faq/evaluation", "faq/live_index"}
 ALL_CHECKS = {"schema_and_quarantine_rate", "all_languages_present", "embeddings_finite_normalized",

@@ -7,12 +7,12 @@ import dagster as dg
 import pytest
 
 from mm_assets.models import challenger_evaluation, champion, model_registry, promotion_gates
-from mm_platform import pipeline, promotion
+from mm_platform import pipeline
 from mm_platform.demo.faq import write_faq_demo
 from mm_platform.encoders.text import bundled_minilm_path
-from mm_platform.gates import GateConfig
-from mm_platform.registry import ModelRegistry, seed_bundled
-from mm_platform.tenancy import Layout
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.registry import ModelRegistry, promotion, seed_bundled
 from resources import ModelsResource, PlatformResource, QualityResource
 from sensors import promotion_sensor, registry_inbox_sensor
 

@@ -6,11 +6,10 @@ import pytest
 
 from mm_platform.demo.faq import write_faq_demo
 from mm_platform.demo.media import write_media_demo
+from mm_platform.evaluation.reporting import tenant_report
+from mm_platform.inputs.tenancy import Layout
 from mm_platform.pipeline import index_store
-from mm_platform.reporting import tenant_report
-from mm_platform.tenancy import Layout
-
-from .conftest import TINY_SAMPLE_GATES, TenantRunner, checks, materialized, metadata
+from tests.dagster.conftest import TINY_SAMPLE_GATES, TenantRunner, checks, materialized, metadata
 
 MODALITIES = ("faq", "image", "speech", "video")
 # the machinery of every modality on a few rows of each (the demo's own sizes are measured by

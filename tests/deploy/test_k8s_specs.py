@@ -385,7 +385,7 @@ def render_tenant_retrieval(tenant_values: dict, base_docs: list[dict] | None = 
 
 @pytest.mark.parametrize("path", TENANT_VALUES, ids=lambda p: p.stem)
 def test_per_tenant_values(path):
-    from mm_platform.tenancy import validate_tenant_id
+    from mm_platform.inputs.tenancy import validate_tenant_id
 
     values = yaml.safe_load(path.read_text("utf-8"))
     assert set(values) == {"tenant", "retrieval"}

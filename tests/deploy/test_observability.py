@@ -150,7 +150,7 @@ def _exported_names(registry) -> set[str]:
 
 
 def test_dashboard_queries_use_real_metric_names():
-    from mm_platform.serving.app import Metrics
+    from mm_platform.serving.metrics import Metrics
 
     service = Metrics()  # the retrieval service's own registry; touch the labelled series once
     service.requests.labels("t", "200").inc()

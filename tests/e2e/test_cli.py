@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_platform.reporting import REPORT_KEYS
-
-from ..conftest import ROOT
+from mm_platform.evaluation.reporting import REPORT_KEYS
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 MM = str(Path(sys.executable).parent / "mm")

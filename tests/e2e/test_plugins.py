@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, TINY_EVAL, TINY_FAQ, write_json
+from tests.conftest import ROOT, TINY_EVAL, TINY_FAQ, write_json
 
 pytestmark = pytest.mark.slow
 PLUGIN = ROOT / "tests" / "plugins" / "mm_docs_plugin"
@@ -47,7 +47,7 @@ SCRIPT = textwrap.dedent("""
     from mm_assets.definitions import MODALITY_ASSETS, defs
     from mm_assets.partitions import tenant_partitions
     from resources import ModelsResource, PlatformResource, QualityResource
-    from mm_platform.tenancy import Layout
+    from mm_platform.inputs.tenancy import Layout
 
     layout = Layout.from_env()
     instance = dg.DagsterInstance.ephemeral()

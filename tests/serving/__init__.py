@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mm_platform.gates import GateConfig
-from mm_platform.index import build_index_version
+from mm_platform.encoders.models import ModelSet
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.indexing.versions import build_index_version
+from mm_platform.inputs.tenancy import Layout
 from mm_platform.modalities.faq import FaqModality
-from mm_platform.models import ModelSet
 from mm_platform.pipeline import build_index, embed, evaluate, index_store, promote, validate
-from mm_platform.tenancy import Layout
 
 # Three intents per tenant in zh, en and ja; eval queries paraphrase them. Three queries per cell
 # are far too few for the gates' statistics (they would be `underpowered`): these tests measure the

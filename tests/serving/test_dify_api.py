@@ -16,8 +16,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from mm_platform.index import IndexHandle
-from mm_platform.models import ModelSet
+from mm_platform.encoders.models import ModelSet
+from mm_platform.indexing.versions import IndexHandle
+from mm_platform.inputs.tenancy import Layout
 from mm_platform.pipeline import index_store
 from mm_platform.serving import KeyRing, create_app
 from mm_platform.serving.keys import (
@@ -28,7 +29,6 @@ from mm_platform.serving.keys import (
     load_keys,
     load_keys_file,
 )
-from mm_platform.tenancy import Layout
 from tests.serving import build_and_promote, build_speech_like_index, retrieval_body, write_tenant
 
 KEYS = {"acme": "key-acme-0123456789", "globex": "key-globex-0123456789", "initech": "key-initech-0123456789"}
@@ -463,7 +463,7 @@ def test_selective_filter_searches_past_the_overfetch(tmp_path):
     """Over-fetch is top_k * 10; when the filter leaves fewer than top_k, the whole index is searched."""
     import numpy as np
 
-    from mm_platform.index import build_index_version
+    from mm_platform.indexing.versions import build_index_version
     from mm_platform.pipeline import index_store
 
     layout = Layout(tmp_path / "data", tmp_path / "storage")

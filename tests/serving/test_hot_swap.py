@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from mm_platform.atomic import atomic_write_json
+from mm_platform.inputs.tenancy import Layout
 from mm_platform.pipeline import index_store
 from mm_platform.serving import KeyRing, create_app
-from mm_platform.tenancy import Layout
 from tests.serving import EVAL, build_and_promote, retrieval_body, write_tenant
 
 KEY = "hot-swap-key-0123456789"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mm_platform.asr import FasterWhisperRecognizer, TransformersWhisperRecognizer
-from mm_platform.media import SAMPLE_RATE, load_audio
-from mm_platform.metrics import word_error_rate
+from mm_platform.encoders.asr import FasterWhisperRecognizer, TransformersWhisperRecognizer
+from mm_platform.evaluation.metrics import word_error_rate
+from mm_platform.inputs.media import SAMPLE_RATE, load_audio
 
 UTTERANCE = "Can I return the wireless earbuds I bought last week"
 

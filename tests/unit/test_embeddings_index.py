@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mm_platform.atomic import publish_dir
-from mm_platform.embeddings import embed_incremental, load_embeddings
-from mm_platform.index import IndexHandle, IndexStore, build_index_version
-
-from ..fakes import CountingEncoder
+from mm_platform.indexing.embeddings import embed_incremental, load_embeddings
+from mm_platform.indexing.store import IndexStore
+from mm_platform.indexing.versions import IndexHandle, build_index_version
+from tests.fakes import CountingEncoder
 
 
 def _embed(texts, encoder, root):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from mm_platform.encoders.models import load_exact
 from mm_platform.encoders.text import load_text_encoder
-from mm_platform.models import load_exact
 from mm_platform.plugins import plugin_errors, text_encoder_backends
 
 

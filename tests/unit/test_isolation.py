@@ -5,16 +5,15 @@ import os
 import numpy as np
 
 from mm_platform import pipeline
-from mm_platform.index import build_index_version
+from mm_platform.indexing.versions import build_index_version
 from mm_platform.modalities.faq import FaqModality
-
-from ..conftest import TINY_EVAL, TINY_FAQ, write_json
-from ..fakes import CountingEncoder
+from tests.conftest import TINY_EVAL, TINY_FAQ, write_json
+from tests.fakes import CountingEncoder
 
 
 def _index(layout, rows, monkeypatch):
     encoder = CountingEncoder()
-    monkeypatch.setattr("mm_platform.models.load_exact", lambda role, spec: encoder)
+    monkeypatch.setattr("mm_platform.encoders.models.load_exact", lambda role, spec: encoder)
     vectors = encoder.encode([r["question"] for r in rows])
     return build_index_version(pipeline.index_store(layout, "acme").versions_root, rows, vectors,
                                {**encoder.spec(), "models": {"text": encoder.spec()}}, encoder.key, tenant="acme",

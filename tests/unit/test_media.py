@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from mm_platform.media import (
+from mm_platform.inputs.media import (
     IMAGE_SIZE,
     SAMPLE_RATE,
     MediaError,

@@ -5,15 +5,14 @@ import os
 
 import pytest
 
+from mm_platform.inputs.validation import InputFileError
 from mm_platform.modalities.faq import FaqModality
 from mm_platform.modalities.image import ImageModality
 from mm_platform.modalities.registry import query_fields, registered_modalities
 from mm_platform.modalities.speech import SpeechModality
 from mm_platform.modalities.video import VideoModality
-from mm_platform.validation import InputFileError
-
-from ..conftest import write_json
-from ..media_factory import write_image, write_mp4, write_wav
+from tests.conftest import write_json
+from tests.media_factory import write_image, write_mp4, write_wav
 
 HEADER = "image_path,description,language,annotation\n"
 

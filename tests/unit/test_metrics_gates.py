@@ -2,9 +2,15 @@
 
 import pytest
 
-from mm_platform.gates import EXCUSED, FAIL, PASS, UNDERPOWERED, GateConfig, judge, judge_cell
-from mm_platform.metrics import (char_error_rate, f1_macro, latency_percentiles_ms, mean_reciprocal_rank,
-                                 recall_at_k, word_error_rate)
+from mm_platform.evaluation.gates import EXCUSED, FAIL, PASS, UNDERPOWERED, GateConfig, judge, judge_cell
+from mm_platform.evaluation.metrics import (
+    char_error_rate,
+    f1_macro,
+    latency_percentiles_ms,
+    mean_reciprocal_rank,
+    recall_at_k,
+    word_error_rate,
+)
 
 
 def test_recall_and_mrr():

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from mm_platform.encoders.onnx_int8 import OnnxInt8SentenceEncoder
-from mm_platform.encoders.text import bundled_minilm_path, load_text_encoder
-from mm_platform.quantize import (
+from mm_platform.encoders.quantization import (
     BnbTextEncoder,
     QuantizationError,
     directory_size,
@@ -22,6 +21,7 @@ from mm_platform.quantize import (
     quantize_bnb,
     quantize_int8_onnx,
 )
+from mm_platform.encoders.text import bundled_minilm_path, load_text_encoder
 
 SENTENCES = [
     "How do I return the wireless earbuds?",
@@ -91,7 +91,7 @@ def test_per_token_rewrite_makes_rows_independent_of_batch_mates(tmp_path: Path)
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from mm_platform.quantize import per_token_activation_scales
+    from mm_platform.encoders.quantization import per_token_activation_scales
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.GELU(), torch.nn.Linear(64, 32)).eval()
@@ -233,8 +233,8 @@ def test_bnb_refuses_custom_code_and_bad_bits(tiny_llama: Path, tmp_path: Path):
 def test_measure_asr_float32_vs_int8_compute(tmp_path: Path):
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed: cannot synthesise the test utterance")
-    from mm_platform.asr import FasterWhisperRecognizer
-    from mm_platform.media import load_audio
+    from mm_platform.encoders.asr import FasterWhisperRecognizer
+    from mm_platform.inputs.media import load_audio
 
     text = "Can I return the wireless earbuds I bought last week"
     wav = tmp_path / "clip.wav"

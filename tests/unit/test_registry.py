@@ -13,14 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mm_platform import registry as registry_module
-from mm_platform.registry import (
-    ModelRegistry,
-    RegistryError,
-    UnsafeModelError,
-    check_model_folder,
-    seed_bundled,
-)
+from mm_platform.registry import ModelRegistry, RegistryError, UnsafeModelError, check_model_folder, seed_bundled
+from mm_platform.registry import facts as registry_facts
 
 # --- small fake model folders (the registry never loads them) ---
 
@@ -111,7 +105,7 @@ def test_rejects_torch_pickles_whatever_their_name(reg: ModelRegistry, tmp_path:
 
 
 def test_rejects_custom_code_and_accepts_ctranslate2(reg: ModelRegistry, tmp_path: Path):
-    from mm_platform.asr import bundled_whisper_path
+    from mm_platform.encoders.asr import bundled_whisper_path
 
     auto = _st_folder(tmp_path / "auto", extra_config={"auto_map": {"AutoModel": "modeling_x.XModel"}})
     with pytest.raises(UnsafeModelError, match="auto_map"):
@@ -305,6 +299,6 @@ def test_spec_for_loads_through_the_platform_loaders(seeded):
 def test_reference_refuses_a_changed_package(seeded, monkeypatch):
     registry, summary = seeded
     use = registry.get(summary["text_encoder"]["seeded"])
-    monkeypatch.setattr(registry_module.metadata, "version", lambda _name: "9.9.9")
+    monkeypatch.setattr(registry_facts.metadata, "version", lambda _name: "9.9.9")
     with pytest.raises(RegistryError, match="register the new package as a new version"):
         registry.spec_for(use)

@@ -1,11 +1,18 @@
-"""Intervals, paired tests and folds (mm_platform.stats)."""
+"""Intervals, paired tests and folds (mm_platform.evaluation.stats)."""
 
 import numpy as np
 import pytest
 
-from mm_platform.metrics import f1_macro
-from mm_platform.stats import (_encode, bootstrap_f1_interval, fold_of, mcnemar_exact_p, paired_comparison,
-                               weighted_macro_f1, wilson_interval)
+from mm_platform.evaluation.metrics import f1_macro
+from mm_platform.evaluation.stats import (
+    _encode,
+    bootstrap_f1_interval,
+    fold_of,
+    mcnemar_exact_p,
+    paired_comparison,
+    weighted_macro_f1,
+    wilson_interval,
+)
 
 
 def test_resampled_macro_f1_is_scikit_learns_figure():

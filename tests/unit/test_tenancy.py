@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from mm_platform.tenancy import TenantError, confine, validate_tenant_id
+from mm_platform.inputs.tenancy import TenantError, confine, validate_tenant_id
 
 
 @pytest.mark.parametrize("tenant", ["ecommerce", "medical_2", "ab"])

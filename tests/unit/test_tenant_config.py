@@ -2,9 +2,9 @@
 
 import pytest
 
-from mm_platform.gates import GateConfig
-from mm_platform.tenant_config import load_tenant_config
-from mm_platform.validation import InputFileError
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.inputs.tenant_config import load_tenant_config
+from mm_platform.inputs.validation import InputFileError
 
 
 def test_absent_file_means_defaults(tmp_path):

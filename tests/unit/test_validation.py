@@ -4,10 +4,9 @@ import json
 
 import pytest
 
+from mm_platform.inputs.validation import InputFileError
 from mm_platform.modalities.faq import parse_eval_queries, parse_faq
-from mm_platform.validation import InputFileError
-
-from ..conftest import TINY_FAQ, write_json
+from tests.conftest import TINY_FAQ, write_json
 
 GOOD = {"question": "q?", "answer": "a.", "language": "en", "annotation": "Intent"}
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mm_platform.models import ModelSet
+from mm_platform.encoders.models import ModelSet
+from mm_platform.inputs.validation import RowError, content_hash, language_field, text_field
 from mm_platform.modalities.base import Modality, media_path
-from mm_platform.validation import RowError, content_hash, language_field, text_field
 
 
 class DocumentModality(Modality):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import plugins
-from .encoders.text import load_text_encoder
+from mm_platform import plugins
+from mm_platform.encoders.text import load_text_encoder
 
 ROLE_GROUPS = {"image": plugins.IMAGE_ENCODER_GROUP, "asr": plugins.ASR_GROUP}
 #: `text2` is the second encoder of retrieval ensembles (FAQ strategies); "none" disables a role

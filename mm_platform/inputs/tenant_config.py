@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from .gates import GateConfig
-from .validation import InputFileError
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.inputs.validation import InputFileError
 
 TENANT_FILE = "tenant.yaml"
 KNOWN_KEYS = {"gates", "keep_versions", "modalities", "models", "asr_vocabulary", "excuse", "retrieval"}

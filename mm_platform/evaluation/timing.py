@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .metrics import latency_percentiles_ms
+from mm_platform.evaluation.metrics import latency_percentiles_ms
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ Quality bounds apply to the lower end of the 95 % interval, not to the point est
 passes only when its sample supports the bound. Latency is bounded on the CPU time one query
 costs (a busy machine barely moves it) and, where a live version exists, on the ratio to the live
 version timed interleaved in the same run. Regression against the live version is a paired test
-on the same queries (`mm_platform.stats.paired_comparison`), not a fixed tolerance.
+on the same queries (`mm_platform.evaluation.stats.paired_comparison`), not a fixed tolerance.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class GateConfig:
         if unknown:
             raise ValueError(f"unknown gate setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
         for name, value in overrides.items():
-            expected = bool if name == "require_eval_queries" else (int, float)
-            if not isinstance(value, expected) or (expected != bool and isinstance(value, bool)):
-                raise ValueError(f"gate setting {name!r} must be {'true/false' if expected == bool else 'a number'}, got {value!r}")
+            flag = name == "require_eval_queries"
+            if not isinstance(value, bool if flag else (int, float)) or (not flag and isinstance(value, bool)):
+                raise ValueError(f"gate setting {name!r} must be {'true/false' if flag else 'a number'}, got {value!r}")
         return replace(self, **overrides)
 
     def to_dict(self) -> dict:

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .metrics import NO_PREDICTION
+from mm_platform.evaluation.metrics import NO_PREDICTION
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -117,7 +117,7 @@ def mcnemar_exact_p(only_a: int, only_b: int) -> float:
 def paired_comparison(candidate: Sequence[str | None], live: Sequence[str | None], truth: Sequence[str],
                       confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = 0) -> PairedComparison:
     """Paired bootstrap of the macro-F1 difference plus McNemar's test on top-1 correctness."""
-    from .metrics import f1_macro
+    from mm_platform.evaluation.metrics import f1_macro
 
     n = len(truth)
     classes, t, c, (lv,) = _encode(candidate, truth, live)

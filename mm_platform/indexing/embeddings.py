@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_json, publish_dir
+from mm_platform.atomic import atomic_write_json, publish_dir
 
 LATEST = "LATEST.json"
 

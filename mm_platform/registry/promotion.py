@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import pipeline
-from .gates import GateConfig
-from .stats import paired_comparison
-from .index import now_iso
-from .modalities.faq import FaqModality
-from .registry import ModelRegistry
-from .tenancy import Layout
+from mm_platform import pipeline
+from mm_platform.evaluation.gates import GateConfig
+from mm_platform.evaluation.stats import paired_comparison
+from mm_platform.indexing.versions import now_iso
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.modalities.faq import FaqModality
+from mm_platform.registry import ModelRegistry
 
 FAMILY_ROLE = {"text_encoder": "text", "asr": "asr", "vision_encoder": "image"}
 #: the modalities whose index a text-encoder change rebuilds in the shadow

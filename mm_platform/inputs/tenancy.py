@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
+from mm_platform import settings
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 

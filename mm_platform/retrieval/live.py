@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .index import IndexHandle
-from .models import ModelSet
-from .modalities.base import Modality
-from .pipeline import index_store
-from .tenancy import Layout
-
+from mm_platform.encoders.models import ModelSet
+from mm_platform.indexing.versions import IndexHandle
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.modalities.base import Modality
+from mm_platform.pipeline import index_store
 
 
 @dataclass
@@ -26,9 +25,9 @@ class LiveIndex:
 
     @classmethod
     def load(cls, layout: Layout, tenant: str, modality: Modality) -> "LiveIndex | None":
-        from .pipeline import version_models
-        from .retrieval.retriever import Retriever
-        from .retrieval.strategy import Strategy
+        from mm_platform.pipeline import version_models
+        from mm_platform.retrieval.retriever import Retriever
+        from mm_platform.retrieval.strategy import Strategy
 
         store = index_store(layout, tenant, modality.name)
         live = store.live()
@@ -78,8 +77,8 @@ class QueryResult:
 def run_query(layout: Layout, tenant: str, modalities: dict[str, Modality], inputs: dict[str, dict], k: int = 5,
               language: str | None = None) -> QueryResult:
     """`inputs` maps a modality name to its query fields (e.g. {"faq": {"query": "..."}}). Several
-    inputs at once are also answered jointly from the FAQ (see `mm_platform.joint`)."""
-    from .joint import JointAnswerer
+    inputs at once are also answered jointly from the FAQ (see `mm_platform.retrieval.joint`)."""
+    from mm_platform.retrieval.joint import JointAnswerer
 
     started = time.perf_counter()
     out = QueryResult()

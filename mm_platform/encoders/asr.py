@@ -8,9 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoders.base import SpeechRecognizer, fingerprint_model_dir
-from .encoders.text import _threads
-from .media import SAMPLE_RATE
+from mm_platform.encoders.base import SpeechRecognizer, fingerprint_model_dir
+from mm_platform.encoders.text import _threads
+from mm_platform.inputs.media import SAMPLE_RATE
 
 
 def bundled_whisper_path() -> Path:

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_json
-from .index import now_iso
-from .gates import GateConfig, judge
-from .metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, recall_at_k
-from .stats import bootstrap_f1_interval, wilson_interval
-from .atomic import write_jsonl
-from .modalities.base import JOINT_KEY, Modality
-from .query import LiveIndex
-from .tenancy import Layout
-from .validation import RowError, language_field, load_records, require_object, text_field
+from mm_platform.atomic import atomic_write_json, write_jsonl
+from mm_platform.evaluation.gates import GateConfig, judge
+from mm_platform.evaluation.metrics import f1_macro, latency_percentiles_ms, mean_reciprocal_rank, recall_at_k
+from mm_platform.evaluation.stats import bootstrap_f1_interval, wilson_interval
+from mm_platform.indexing.versions import now_iso
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.inputs.validation import RowError, language_field, load_records, require_object, text_field
+from mm_platform.modalities.base import JOINT_KEY, Modality
+from mm_platform.retrieval.live import LiveIndex
 
 JOINT_FIELDS = {"query": "faq", "audio_path": "speech", "image_path": "image", "video_path": "video"}
 #: weight of each input's cosine in the fused score: questions name the intent, pictures the product

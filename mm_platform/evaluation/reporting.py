@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from .pipeline import FAQ, index_store
-from .tenancy import Layout
+from mm_platform.inputs.tenancy import Layout
+from mm_platform.pipeline import FAQ, index_store
 
 #: keys of `mm report --json` rows: stable (keys are added, never renamed); see the README
 REPORT_KEYS = ("tenant", "modality", "language", "model", "index_version", "status", "gate_passed", "n_queries",

@@ -18,13 +18,13 @@ from typing import Callable
 
 import numpy as np
 
-from .gates import ANY_LANGUAGE
-from .index import Hit, IndexHandle
-from .metrics import f1_macro, recall_at_k, reciprocal_ranks
-from .models import ModelSet
-from .modalities.base import Modality
-from .stats import bootstrap_f1_interval, paired_comparison, query_key, wilson_interval
-from .timing import Timings, interleaved, single_thread, timed
+from mm_platform.encoders.models import ModelSet
+from mm_platform.evaluation.gates import ANY_LANGUAGE
+from mm_platform.evaluation.metrics import f1_macro, recall_at_k, reciprocal_ranks
+from mm_platform.evaluation.stats import bootstrap_f1_interval, paired_comparison, query_key, wilson_interval
+from mm_platform.evaluation.timing import Timings, interleaved, single_thread, timed
+from mm_platform.indexing.versions import Hit, IndexHandle
+from mm_platform.modalities.base import Modality
 
 K = 5
 DEFAULT_LATENCY_SAMPLES = 200
