@@ -27,7 +27,7 @@ settings.configure_offline()
 
 import dagster as dg  # noqa: E402
 
-from mm_assets.definitions import MODALITY_ASSETS  # noqa: E402
+from mm_assets.definitions import MODALITY_DEFINITIONS  # noqa: E402
 from mm_assets.partitions import tenant_partitions  # noqa: E402
 from mm_platform.demo.faq import write_faq_demo  # noqa: E402
 from mm_platform.encoders.text import load_text_encoder  # noqa: E402
@@ -37,7 +37,7 @@ from mm_platform.inputs.tenancy import Layout  # noqa: E402
 from mm_platform.pipeline import load_rows  # noqa: E402
 from resources import ModelsResource, PlatformResource, QualityResource  # noqa: E402
 
-FAQ = next(m for m in MODALITY_ASSETS if m.modality.name == "faq")
+FAQ_DEFINITIONS = [*MODALITY_DEFINITIONS["faq"].assets, *(MODALITY_DEFINITIONS["faq"].asset_checks or ())]
 
 TENANT = "ecommerce"
 
@@ -64,7 +64,7 @@ def materialize(layout: Layout, instance, encoder: str, selection=None) -> tuple
         "io_manager": dg.FilesystemIOManager(base_dir=str(layout.storage_dir / ".dagster_io")),
     }
     started = time.perf_counter()
-    result = dg.materialize(FAQ.assets + FAQ.checks, instance=instance, partition_key=TENANT, resources=resources,
+    result = dg.materialize(FAQ_DEFINITIONS, instance=instance, partition_key=TENANT, resources=resources,
                             raise_on_error=False, selection=selection)
     return result, time.perf_counter() - started
 

@@ -1,15 +1,13 @@
 """Where steps run: the one module with per-step Kubernetes settings and the executor choice.
 
-Locally (`MM_EXECUTOR=in_process`, the default for `mm run`, or `multiprocess` under
-`dagster dev`) these tags are inert. In production (`MM_EXECUTOR=k8s`) the `k8s_job_executor`
+Locally (the in-process executor, `resources.environment`) these tags are inert. In production
+(`MM_ENV=production`: `MM_EXECUTOR=k8s`) the `k8s_job_executor`
 launches one pod per step and honours the `dagster-k8s/config` tag of each step: GPU steps
 (embedding, transcription, evaluation of image/speech/video, quantization on CUDA) request
 `nvidia.com/gpu` on GPU nodes; every other step requests CPU only.
 """
 
 import os
-
-import dagster as dg
 
 GPU_NODE_SELECTOR = {"mm.platform/accelerator": "nvidia-gpu"}
 GPU_TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -40,17 +38,3 @@ def step_op_tags(gpu: bool) -> dict:
 
 def step_pool(gpu: bool) -> str:
     return GPU_POOL if gpu else CPU_POOL
-
-
-def executor() -> dg.ExecutorDefinition:
-    """The executor for this environment (`MM_EXECUTOR`: in_process | multiprocess | k8s)."""
-    choice = os.environ.get("MM_EXECUTOR", "multiprocess")
-    if choice == "k8s":
-        from dagster_k8s import k8s_job_executor
-
-        return k8s_job_executor.configured({"max_concurrent": int(os.environ.get("MM_K8S_MAX_CONCURRENT", "8"))})
-    if choice == "in_process":
-        return dg.in_process_executor
-    if choice == "multiprocess":
-        return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("MM_MAX_CONCURRENT", "2"))})
-    raise ValueError(f"MM_EXECUTOR={choice!r}: expected in_process, multiprocess or k8s")

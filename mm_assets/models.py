@@ -6,7 +6,7 @@ import tempfile
 import dagster as dg
 
 from jobs.k8s import step_op_tags, step_pool
-from mm_assets.factory import md_table
+from mm_assets.metadata import md_table
 from mm_platform.atomic import atomic_write_json
 from mm_platform.registry import FAMILIES, ModelRegistry, promotion, seed_bundled
 from resources import PlatformResource, QualityResource
@@ -148,3 +148,12 @@ def champion(context: dg.AssetExecutionContext, report: dict, platform: Platform
 
 MODEL_ASSETS = [model_registry, quantized_checkpoints, challenger_evaluation, champion]
 MODEL_CHECKS = [promotion_gates]
+
+
+def model_definitions() -> dg.Definitions:
+    """The model registry's assets, check, jobs and sensors."""
+    from jobs.indexing import challenger_evaluation_job, promotion_job
+    from sensors import promotion_sensor, registry_inbox_sensor
+
+    return dg.Definitions(assets=MODEL_ASSETS, asset_checks=MODEL_CHECKS, jobs=[challenger_evaluation_job, promotion_job],
+                          sensors=[registry_inbox_sensor, promotion_sensor])

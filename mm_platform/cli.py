@@ -8,21 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from mm_platform import settings
+from mm_platform import settings, ui_events
 from mm_platform.inputs.tenancy import Layout, TenantError, validate_tenant_id
-
-
-def _dagster_home() -> Path:
-    """The embedded instance: `DAGSTER_HOME` or `.dagster/` (SQLite), created on first use."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path(".dagster").absolute())
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # queued runs, one run per tenant at a time and pool limits (deploy/dagster.yaml.local)
-        template = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml.local"
-        config.write_text(template.read_text("utf-8") if template.exists() else "telemetry:\n  enabled: false\n", "utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def _tenants(layout: Layout, requested: list[str] | None) -> list[str]:
@@ -42,11 +29,12 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
         os.environ["MM_TEXT_ENCODER"] = args.encoder
     if getattr(args, "model_path", None):
         os.environ["MM_TEXT_MODEL_PATH"] = args.model_path
-    _dagster_home()
+    ui_events.dagster_home()
     import dagster as dg
 
-    from mm_assets.definitions import defs
+    from mm_assets.definitions import MODALITIES, defs
     from mm_assets.partitions import tenant_partitions
+    from mm_assets.selection import tenant_asset_keys
 
     instance = dg.DagsterInstance.get()
     known = set(instance.get_dynamic_partitions(tenant_partitions.name))
@@ -54,18 +42,23 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
     if new:
         instance.add_dynamic_partitions(tenant_partitions.name, new)
     job = defs.resolve_job_def(job_name)
+    layout = Layout.from_env()
     results = []
     for tenant in tenants:
-        print(f"== {job_name}: {tenant}", flush=True)
+        keys = tenant_asset_keys(layout, tenant, MODALITIES)
+        if job_name == "ci_checks":  # everything up to the gates, never a swap
+            keys = [k for k in keys if k.path[-1] != "live_index" and k.path[0] != "joint"]
+        print(f"== {job_name}: {tenant} ({', '.join(sorted({k.path[0] for k in keys}))})", flush=True)
         result = job.execute_in_process(
-            partition_key=tenant, instance=instance, raise_on_error=False,
+            partition_key=tenant, instance=instance, raise_on_error=False, asset_selection=keys,
             tags={"mm/tenant": tenant, "mm/trigger": "cli"},
             # The run's events are all in the instance (and the UI); the console gets a summary.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "CRITICAL"}}}})
         results.append((tenant, result))
         failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
         for evaluation in failed_checks:
-            print(f"   check failed: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}: "
+            kind = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "check failed"
+            print(f"   {kind}: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}: "
                   f"{_check_detail(evaluation)}", flush=True)
         if not result.success:
             for event in result.all_events:
@@ -76,6 +69,8 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
 
 
 def _check_detail(evaluation) -> str:
+    if getattr(evaluation, "description", None):
+        return evaluation.description
     metadata = evaluation.metadata or {}
     for key in ("failures", "problems", "missing", "leaked_ids"):
         if key in metadata:
@@ -102,7 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     layout = Layout.from_env()
     tenants = _tenants(layout, args.tenant)
     results = _execute("index_tenant", tenants, args)
-    return _print_reports(layout, tenants, failed=[t for t, r in results if not r.success])
+    # a run that completed but kept a candidate out (its gates failed) did not publish what it
+    # built: say so in the exit code too
+    kept = [t for t, r in results if r.success and any(
+        not e.passed and e.check_name in ("evaluation_gates", "swap") for e in r.get_asset_check_evaluations())]
+    return _print_reports(layout, tenants, failed=[t for t, r in results if not r.success], kept=kept)
 
 
 def _modalities() -> dict:
@@ -111,7 +110,7 @@ def _modalities() -> dict:
     return registered_modalities()
 
 
-def _print_reports(layout: Layout, tenants: list[str], failed: list[str]) -> int:
+def _print_reports(layout: Layout, tenants: list[str], failed: list[str], kept: list[str] = ()) -> int:
     from mm_platform.evaluation.reporting import format_table, tenant_report
 
     rows, notes = [], []
@@ -125,7 +124,9 @@ def _print_reports(layout: Layout, tenants: list[str], failed: list[str]) -> int
         print("note: " + note)
     if failed:
         print(f"runs that did not complete: {', '.join(failed)}")
-    return 1 if failed else 0
+    if kept:
+        print(f"candidates kept out of service by their gates: {', '.join(kept)}")
+    return 1 if failed or kept else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -232,6 +233,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{args.tenant}/{args.modality}: rolled back {entry['from']} -> {entry['to']}")
+    live = store.live() or {}
+    ui_events.report([args.modality, "live_index"], partition=args.tenant,
+                     description=f"rolled back {entry['from']} -> {entry['to']} (mm index rollback)", metadata={
+                         "tenant": args.tenant, "live_version": entry["to"], "previous_version": entry["from"] or "none",
+                         "state": f"rolled back to {entry['to']}", "swapped": True, "kept": False,
+                         "strategy": (live.get("strategy") or {}).get("id") or "plain search",
+                         "reason": args.reason or ""})
     return 0
 
 
@@ -242,8 +250,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     registry = ModelRegistry(layout.storage_dir)
     try:
         if args.models_command == "seed":
-            for family, info in seed_bundled(registry).items():
+            summary = seed_bundled(registry)
+            for family, info in summary.items():
                 print(f"{family}: champion {info['champion']}; candidates {', '.join(info['candidates']) or '-'}")
+            _report_registry(registry, "mm models seed")
         elif args.models_command == "list":
             for family in [args.family] if args.family else FAMILIES:
                 aliases = registry.aliases(family)
@@ -259,6 +269,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             if args.challenger:
                 registry.set_alias(args.family, "challenger", version, run_id=f"cli-{os.getpid()}", reason="mm models register")
                 print(f"{version.version_id} is now the {args.family} challenger")
+            _report_registry(registry, f"mm models register {version.version_id}")
         elif args.models_command == "history":
             for family in [args.family] if args.family else FAMILIES:
                 for e in registry.history(family):
@@ -278,6 +289,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             registry.set_alias(args.family, "champion", history[-1]["from"], run_id=f"cli-{os.getpid()}",
                                reason=args.reason)
             print(f"{args.family} champion rolled back to {history[-1]['from']}")
+            ui_events.report(["models", "champion"], description="mm models rollback", metadata={
+                "family": args.family, "from": history[-1]["to"], "to": history[-1]["from"],
+                "reason": args.reason or ""})
         elif args.models_command in ("evaluate", "promote"):
             return _challenge(layout, registry, args)
     except (RegistryError, LookupError, ValueError) as exc:
@@ -308,6 +322,10 @@ def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
         print(f"fidelity to {f['reference']}: mean cosine {f['mean_cosine']:.4f}, min {f['min_cosine']:.4f} "
               f"on {f['texts']} questions")
     print("gates: " + ("passed" if report["gate_passed"] else "FAILED: " + "; ".join(report["gate_failures"])))
+    ui_events.report(["models", "challenger_evaluation"], observation=True, description=f"mm models {args.models_command}",
+                     metadata={"challenger": challenger, "family": args.family, "gate_passed": report["gate_passed"],
+                               "gate_failures": report["gate_failures"],
+                               "tenants": {t: r["passed"] for t, r in report["tenants"].items()}})
     if args.models_command == "evaluate" and args.no_promote:
         return 0 if report["gate_passed"] else 1
     force = getattr(args, "force", False)
@@ -321,7 +339,19 @@ def _challenge(layout: Layout, registry, args: argparse.Namespace) -> int:
         return 1
     print(f"champion {result['from']} -> {result['to']}; swapped: {', '.join(result['swapped']) or 'none'}; "
           f"kept their old pair: {', '.join(result['kept_old_pair']) or 'none'}")
+    ui_events.report(["models", "champion"], description="mm models promote", metadata={
+        "family": args.family, "from": result["from"] or "none", "to": result["to"],
+        "swapped": ", ".join(result["swapped"]) or "none", "kept_old_pair": ", ".join(result["kept_old_pair"]) or "none",
+        "forced": bool(force)})
     return 0
+
+
+def _report_registry(registry, description: str) -> None:
+    from mm_platform.registry import FAMILIES
+
+    ui_events.report(["models", "registry"], description=description, metadata={
+        "version_count": sum(len(registry.versions(f)) for f in FAMILIES),
+        "champions": {f: registry.aliases(f).get("champion") for f in FAMILIES}})
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "data/tenants"
+#: the Dagster dynamic partitions that hold one key per tenant (the wiring and the CLI's events)
+TENANT_PARTITIONS = "tenants"
 DEFAULT_STORAGE_DIR = "storage"
 #: "champion": the model registry's text-encoder champion (per tenant); or a backend name
 DEFAULT_TEXT_ENCODER = "champion"

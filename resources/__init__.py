@@ -1,6 +1,7 @@
-"""Dagster resources: thin configurable handles on the domain core."""
+"""Dagster resources: thin configurable handles on the domain core, and the environment helper."""
 
-from resources.environment import build_resources
-from resources.platform import ModelsResource, PlatformResource, QualityResource
+from resources.environment import build_resources, environment_definitions, executor
+from resources.platform import ModelsResource, PlatformResource, PushgatewayResource, QualityResource, RegistryResource
 
-__all__ = ["ModelsResource", "PlatformResource", "QualityResource", "build_resources"]
+__all__ = ["ModelsResource", "PlatformResource", "PushgatewayResource", "QualityResource", "RegistryResource",
+           "build_resources", "environment_definitions", "executor"]

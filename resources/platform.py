@@ -1,4 +1,5 @@
-"""ConfigurableResources: storage locations, model choices by role, quality gates."""
+"""ConfigurableResources: storage locations, model choices by role, quality gates, the model
+registry and the Prometheus push (assets and sensors use the same ones)."""
 
 from dataclasses import fields
 from pathlib import Path
@@ -98,3 +99,31 @@ class QualityResource(dg.ConfigurableResource):
         return EvaluationSettings(latency_samples=self.latency_samples, selection=SelectionSettings(
             folds=self.folds, max_query_cpu_ms=self.max_query_cpu_ms, switch_margin=self.switch_margin,
             min_report_n=self.min_n))
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The model registry under `<storage_dir>/_registry` (what the model assets and sensors use)."""
+
+    storage_dir: str = settings.DEFAULT_STORAGE_DIR
+
+    def registry(self):
+        from mm_platform.registry import ModelRegistry
+
+        return ModelRegistry(Path(self.storage_dir).absolute())
+
+
+class PushgatewayResource(dg.ConfigurableResource):
+    """Where run and evaluation metrics are pushed for Prometheus ('' : nowhere, every push a no-op)."""
+
+    url: str = ""
+
+    def push_evaluation(self, report: dict) -> bool:
+        from mm_platform.observability import push_evaluation_metrics
+
+        return push_evaluation_metrics(report, self.url)
+
+    def push_run_outcome(self, tenant: str, modality: str | None, success: bool) -> bool:
+        from mm_platform.observability import push_run_outcome
+
+        return push_run_outcome(tenant, modality, success, self.url)
+

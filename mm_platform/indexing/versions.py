@@ -93,7 +93,8 @@ def build_index_version(
     vid = version_id(encoder_key, rows, vectors, views)
     folder = Path(versions_root) / vid
     if (folder / MANIFEST_FILE).exists():
-        return {"version": vid, "path": str(folder), "reused": True, **json.loads((folder / MANIFEST_FILE).read_text("utf-8"))}
+        manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+        return {"version": vid, "path": str(folder), "reused": True, "ntotal": manifest.get("rows"), **manifest}
     started = time.perf_counter()
     chosen, approx_recall = "flat", None
     index = _exact_index(vectors)
@@ -113,6 +114,8 @@ def build_index_version(
         "encoder_key": encoder_key,
         "dims": int(vectors.shape[1]),
         "rows": len(rows),
+        "ntotal": int(index.ntotal),
+        "views_ntotal": {name: len(v) for name, (v, _) in sorted(views.items())},
         "index_type": chosen,
         "requested_index_type": index_type,
         "approx_recall_at_10": approx_recall,

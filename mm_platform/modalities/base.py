@@ -15,6 +15,7 @@ Register a modality under the entry-point group `mm_platform.modalities`:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class ParsedInput:
 
     rows: list[dict] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
+    #: records answered from the parse cache (unchanged since the last run)
+    reused: int = 0
 
 
 class Modality(ABC):
@@ -102,16 +105,36 @@ class Modality(ABC):
     def present(self, tenant_dir: Path) -> bool:
         return self.input_path(tenant_dir) is not None
 
-    def parse(self, tenant_dir: Path, tenant: str) -> ParsedInput:
-        """Validate the modality's input file into rows; raises InputFileError for a whole-file problem."""
+    def parse(self, tenant_dir: Path, tenant: str, cache: dict | None = None) -> ParsedInput:
+        """Validate the modality's input file into rows; raises InputFileError for a whole-file problem.
+
+        `cache` maps a record's key (`record_key`) to what parsing it gave last time; a record seen
+        before with the same content (and the same media files) is not parsed again, and `cache` is
+        left holding exactly this file's records."""
         path = self.input_path(tenant_dir)
         if path is None:
             raise InputFileError(Path(tenant_dir) / self.input_files[0], "file not found")
         out = ParsedInput()
         seen: dict[str, int] = {}
+        previous, fresh = (cache or {}), {}
         for row_no, record in self.read_records(path):
+            key = self.record_key(record, Path(tenant_dir)) if cache is not None else None
             try:
-                row = self.parse_row(require_object(record), Path(tenant_dir))
+                hit = previous.get(key) if key else None
+                if hit is not None:
+                    out.reused += 1
+                    if hit[0] == "error":
+                        raise RowError(hit[1], hit[2])
+                    row = dict(hit[1])
+                else:
+                    try:
+                        row = self.parse_row(require_object(record), Path(tenant_dir))
+                    except RowError as err:
+                        if key:
+                            fresh[key] = ("error", err.field, err.reason)
+                        raise
+                if key:
+                    fresh[key] = ("row", row)
                 row_id = row.get("id") or f"{self.name}-" + hashlib.sha256(
                     repr(sorted((k, str(v)) for k, v in row.items())).encode()).hexdigest()[:16]
                 if row_id in seen:
@@ -123,7 +146,27 @@ class Modality(ABC):
             for unit in self.expand({**row, "id": row_id, "tenant": tenant, "source_file": path.name,
                                      "source_row": row_no}):
                 out.rows.append(unit)
+        if cache is not None:
+            cache.clear()
+            cache.update(fresh)
         return out
+
+    def record_key(self, record: Any, tenant_dir: Path) -> str | None:
+        """What a record's parse depends on: its content and, for every media path it names, that
+        file's size and modification time (None: never cached)."""
+        try:
+            digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        except (TypeError, ValueError):
+            return None
+        if isinstance(record, dict):
+            for name, value in sorted(record.items()):
+                if name.endswith("_path") and isinstance(value, str):
+                    try:
+                        stat = (Path(tenant_dir) / value).stat()
+                    except (OSError, ValueError):
+                        return None  # missing or odd: parse it again, it will say why
+                    digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()
 
     def expand(self, row: dict) -> list[dict]:
         """Index rows of one input row (a video becomes one row per keyframe); default: itself."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mm_platform import pipeline
+from mm_platform.encoders.models import ModelSet
 from mm_platform.evaluation.gates import GateConfig
 from mm_platform.evaluation.stats import paired_comparison
 from mm_platform.indexing.versions import now_iso
@@ -44,7 +45,7 @@ class PromotionGates:
 def _champion_models(layout: Layout, registry: ModelRegistry, tenant: str, family: str, version: str):
     choices = dict(pipeline.tenant_models(layout, tenant).choices)
     choices[FAMILY_ROLE[family]] = registry.spec_for(version)
-    return pipeline.ModelSet(choices=choices)
+    return ModelSet(choices=choices)
 
 
 def _shadow(layout: Layout, tenant: str, models, gates: GateConfig, run_id: str) -> dict:

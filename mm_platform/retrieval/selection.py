@@ -72,12 +72,15 @@ def _macro_by_language(predicted: list, truth: list, languages: list[str]) -> fl
     return float(np.mean(scores)) if scores else 0.0
 
 
-def fit_calibration(retriever, strategy: Strategy, queries: list[dict], depth: int = 10) -> dict | None:
+def fit_calibration(retriever, strategy: Strategy, queries: list[dict], depth: int = 10,
+                    vector_cache=None) -> dict | None:
     """Logistic regression (scikit-learn) of "this hit has the query's label" on the fused score
     and its gap to the query's best, over the top `depth` hits of `queries`."""
     from sklearn.linear_model import LogisticRegression
 
-    channels = retriever.channels([q["query"] for q in queries], [q["language"] for q in queries], [strategy])
+    texts = [q["query"] for q in queries]
+    vectors = vector_cache.vectors(retriever, texts, strategy.roles) if vector_cache is not None else None
+    channels = retriever.channels(texts, [q["language"] for q in queries], [strategy], vectors=vectors)
     features, labels = [], []
     for q, (ids, scores) in zip(queries, retriever.fused(channels, strategy)):
         if not len(ids):
@@ -101,7 +104,8 @@ def fit_calibration(retriever, strategy: Strategy, queries: list[dict], depth: i
             "fitted_on": int(len(labels)), "relevant": int(labels.sum()), "method": method}
 
 
-def choose(retriever, queries: list[dict], settings: SelectionSettings = SelectionSettings()) -> Selection:
+def choose(retriever, queries: list[dict], settings: SelectionSettings = SelectionSettings(),
+           vector_cache=None) -> Selection:
     """Pick the strategy for `retriever`'s version on fold 0 of `queries` (see the module doc)."""
     by_language = defaultdict(int)
     report_count = defaultdict(int)
@@ -116,7 +120,7 @@ def choose(retriever, queries: list[dict], settings: SelectionSettings = Selecti
     prior = default_strategy(affordable_roles)
     if not queries or min(report_count.values()) < settings.min_report_n:
         # the calibration needs labelled hits: fitted on the same queries, it never changes a ranking
-        strategy = prior.with_calibration(fit_calibration(retriever, prior, queries))
+        strategy = prior.with_calibration(fit_calibration(retriever, prior, queries, vector_cache=vector_cache))
         return Selection(strategy, [], list(queries), encoder_cost_ms=costs,
                          note=f"too few queries to spare a fold for choosing (report folds would hold "
                               f"{dict(report_count)} < {settings.min_report_n} per language): the default "
@@ -127,7 +131,9 @@ def choose(retriever, queries: list[dict], settings: SelectionSettings = Selecti
         affordable.append(prior)
     texts = [q["query"] for q in choice]
     languages = [retriever.resolve_language(t, None) or q["language"] for t, q in zip(texts, choice)]
-    channels = retriever.channels(texts, languages, affordable)
+    roles_needed = tuple(sorted({r for s in affordable for r in s.roles}))
+    vectors = vector_cache.vectors(retriever, texts, roles_needed) if vector_cache is not None else None
+    channels = retriever.channels(texts, languages, affordable, vectors=vectors)
     truth = [q["annotation"] for q in choice]
     declared = [q["language"] for q in choice]
     table = []
@@ -141,7 +147,7 @@ def choose(retriever, queries: list[dict], settings: SelectionSettings = Selecti
     top = max(table, key=lambda r: (r["choice_f1"], -_complexity(r["_s"]), -r["encoders"]))
     base = next(r for r in table if r["_s"] == prior)
     best = top if top["choice_f1"] >= base["choice_f1"] + settings.switch_margin else base
-    strategy = best["_s"].with_calibration(fit_calibration(retriever, best["_s"], choice))
+    strategy = best["_s"].with_calibration(fit_calibration(retriever, best["_s"], choice, vector_cache=vector_cache))
     for row in table:
         row["default"] = row["_s"] == prior
         row.pop("_s")

@@ -3,11 +3,11 @@
 import dagster as dg
 import pytest
 
-from mm_assets.definitions import MODALITY_ASSETS
+from mm_assets.definitions import MODALITY_DEFINITIONS
 from mm_assets.partitions import tenant_partitions
 from resources import ModelsResource, PlatformResource, QualityResource
 
-ALL_DEFINITIONS = [a for m in MODALITY_ASSETS for a in m.assets] + [c for m in MODALITY_ASSETS for c in m.checks]
+ALL_DEFINITIONS = [a for d in MODALITY_DEFINITIONS.values() for a in (*(d.assets or ()), *(d.asset_checks or ()))]
 
 
 #: hand-written tenants have two queries per cell, far too few for the gates' statistics (they are

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from jobs import nightly_reindex_schedule
 from mm_assets.definitions import defs
 from mm_assets.partitions import tenant_partitions
-from sensors import tenant_data_sensor
+from resources import PlatformResource
 from tests.conftest import ROOT
 
 
@@ -21,10 +20,14 @@ def test_definitions_load_with_all_assets_checks_and_automation():
     assert {"faq/validated_dataset", "faq/embeddings", "faq/index_candidate", "faq/evaluation", "faq/live_index"} <= keys
     faq_checks = {k.name for k in repo.asset_graph.asset_check_keys if k.asset_key.path[0] == "faq"}
     assert faq_checks == {"schema_and_quarantine_rate", "all_languages_present", "embeddings_finite_normalized",
-                          "index_rows_match_dataset", "tenant_isolation_canary", "evaluation_gates"}
-    assert {j.name for j in repo.get_all_jobs()} >= {"index_tenant", "ci_checks"}
+                          "index_rows_match_dataset", "tenant_isolation_canary", "evaluation_gates", "swap"}
+    assert {j.name for j in repo.get_all_jobs()} >= {"index_tenant", "ci_checks", "index_faq", "index_image"}
     assert defs.resolve_schedule_def("nightly_reindex_schedule").cron_schedule == "0 2 * * *"
-    assert defs.resolve_sensor_def("tenant_data_sensor") and defs.resolve_sensor_def("tenant_run_failure_sensor")
+    for name in ("tenant_data_sensor", "tenant_run_failure_sensor", "automation_condition_sensor", "promotion_sensor"):
+        sensor = defs.resolve_sensor_def(name)
+        assert sensor.description, f"{name} has no description"
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
+    assert defs.resolve_schedule_def("nightly_reindex_schedule").description
 
 
 def test_dagster_definitions_validate_cli(tmp_path):
@@ -45,14 +48,18 @@ def test_data_sensor_discovers_tenants_and_runs_once_per_change(layout, monkeypa
     instance = dg.DagsterInstance.local_temp()
 
     def tick(cursor):
-        return tenant_data_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                          resources={"platform": PlatformResource(data_dir=str(layout.data_dir),
+                                                                                  storage_dir=str(layout.storage_dir))})
+        return defs.resolve_sensor_def("tenant_data_sensor")(context)
 
     first = tick(None)
     assert [r.partition_key for r in first.run_requests] == ["ecommerce", "medical"]
     assert {r.tags["mm/trigger"] for r in first.run_requests} == {"new-tenant"}
     assert first.dynamic_partitions_requests[0].partition_keys == ["ecommerce", "medical"]
     instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
-    assert isinstance(tick(first.cursor), dg.SkipReason)  # unchanged fingerprints: no duplicate runs
+    unchanged = tick(first.cursor)  # unchanged fingerprints: no duplicate runs
+    assert not unchanged.run_requests and "no input changed" in unchanged.skip_reason.skip_message
 
     (layout.data_dir / "medical" / "faq.json").write_text('[{"question": "changed"}]')
     (layout.data_dir / "education").mkdir()
@@ -64,10 +71,39 @@ def test_data_sensor_discovers_tenants_and_runs_once_per_change(layout, monkeypa
     assert len(medical_keys) == 2  # one run key per distinct fingerprint
 
 
-def test_nightly_schedule_requests_every_tenant():
+def test_nightly_schedule_requests_every_tenant(layout):
+    for name in ("ecommerce", "medical"):
+        (layout.data_dir / name).mkdir(parents=True)
+        (layout.data_dir / name / "faq.json").write_text("[]")
     instance = dg.DagsterInstance.local_temp()
     instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))
-    requests = list(nightly_reindex_schedule(context))
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc),
+        resources={"platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir))})
+    requests = list(defs.resolve_schedule_def("nightly_reindex_schedule")(context))
     assert [r.partition_key for r in requests] == ["ecommerce", "medical"]
     assert all(r.run_key.startswith("nightly-") and r.tags["mm/trigger"] == "nightly" for r in requests)
+    assert all(r.tags["mm/tenant"] == r.partition_key for r in requests)
+    assert all({k.path[0] for k in r.asset_selection} == {"faq"} for r in requests)  # only what they have
+
+
+def test_first_sensor_tick_skips_tenants_already_built_from_the_same_input(layout):
+    """After `make demo` the daemon's first tick must not relaunch what the CLI already built."""
+    from mm_platform.inputs.tenancy import tenant_fingerprint
+    from mm_platform.pipeline.inputs import VALIDATION_SCHEMA
+
+    for name in ("ecommerce", "medical"):
+        (layout.data_dir / name).mkdir(parents=True)
+        (layout.data_dir / name / "faq.json").write_text("[]")
+    instance = dg.DagsterInstance.local_temp()
+    instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
+    built = f"v{VALIDATION_SCHEMA}-{tenant_fingerprint(layout.tenant_data('ecommerce'))}"
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        dg.AssetKey(["faq", "validated_dataset"]), partition="ecommerce", metadata={"input_fingerprint": built}))
+    context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs, resources={
+        "platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir))})
+    result = defs.resolve_sensor_def("tenant_data_sensor")(context)
+    assert [r.partition_key for r in result.run_requests] == ["medical"]  # never built: it runs
+    assert result.run_requests[0].tags["mm/tenant"] == "medical"
+    assert [k.to_user_string() for k in result.run_requests[0].asset_selection] == [
+        "faq/validated_dataset", "faq/embeddings", "faq/index_candidate", "faq/evaluation", "faq/live_index"]

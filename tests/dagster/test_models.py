@@ -13,7 +13,7 @@ from mm_platform.encoders.text import bundled_minilm_path
 from mm_platform.evaluation.gates import GateConfig
 from mm_platform.inputs.tenancy import Layout
 from mm_platform.registry import ModelRegistry, promotion, seed_bundled
-from resources import ModelsResource, PlatformResource, QualityResource
+from resources import ModelsResource, PlatformResource, QualityResource, RegistryResource
 from sensors import promotion_sensor, registry_inbox_sensor
 
 TENANTS = ("ecommerce", "medical")
@@ -117,14 +117,9 @@ def test_inbox_sensor_registers_and_requests_one_evaluation(world):
     (registry.inbox_dir() / "text_encoder" / "pickled").mkdir()
     (registry.inbox_dir() / "text_encoder" / "pickled" / "pytorch_model.bin").write_bytes(b"\x80\x04\x95 pickle")
     (registry.inbox_dir() / "text_encoder" / "pickled" / "READY").write_text("{}")
-    import os
-
-    os.environ["MM_STORAGE_DIR"] = str(layout.storage_dir)
-    try:
-        instance = dg.DagsterInstance.local_temp()
-        result = registry_inbox_sensor(dg.build_sensor_context(instance=instance))
-    finally:
-        del os.environ["MM_STORAGE_DIR"]
+    instance = dg.DagsterInstance.local_temp()
+    result = registry_inbox_sensor(dg.build_sensor_context(
+        instance=instance, resources={"registry": RegistryResource(storage_dir=str(layout.storage_dir))}))
     # the copy has the same content as the seeded MiniLM: registered already, nothing new to evaluate
     assert isinstance(result, dg.SkipReason)
     assert (registry.inbox_dir() / ".rejected" / "text_encoder" / "pickled" / "REJECTED.txt").exists()

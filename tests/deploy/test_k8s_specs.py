@@ -493,7 +493,7 @@ class K8sHarness:
     def __init__(self, instance, values: dict):
         from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-        from jobs.k8s import executor
+        from resources.environment import executor
 
         self.instance, self.values = instance, values
         self.image = "{repository}:{tag}".format(**code_location(values)["image"])
@@ -609,16 +609,19 @@ def _launch_paths(h: K8sHarness) -> dict[str, tuple[str, dict, set | None]]:
     from dagster._core.storage.dagster_run import DagsterRun
     from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-    from jobs.indexing import nightly_reindex_schedule
     from mm_assets.definitions import defs
-    from sensors.tenants import tenant_data_sensor
+    from resources import PlatformResource
 
     index_job = defs.resolve_job_def("index_tenant")
     repo_def = defs.get_repository_def()
+    tenant_data_sensor = defs.resolve_sensor_def("tenant_data_sensor")
+    nightly_reindex_schedule = defs.resolve_schedule_def("nightly_reindex_schedule")
+    platform = PlatformResource(data_dir=os.environ["MM_DATA_DIR"], storage_dir=os.environ["MM_STORAGE_DIR"])
     sensor_result = tenant_data_sensor(dg.build_sensor_context(instance=h.instance, cursor=None,
-                                                               repository_def=repo_def))
+                                                               repository_def=repo_def,
+                                                               resources={"platform": platform}))
     (sensor_request,) = [r for r in sensor_result.run_requests if r.partition_key == TENANT]
-    schedule_ctx = dg.build_schedule_context(instance=h.instance, repository_def=repo_def,
+    schedule_ctx = dg.build_schedule_context(instance=h.instance, repository_def=repo_def, resources={"platform": platform},
                                              scheduled_execution_time=datetime(2026, 1, 2, 2, 0, tzinfo=timezone.utc))
     (schedule_request,) = nightly_reindex_schedule.evaluate_tick(schedule_ctx).run_requests
     partition = {PARTITION_NAME_TAG: TENANT}

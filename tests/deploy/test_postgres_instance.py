@@ -117,10 +117,10 @@ def _tenant(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _faq_definitions() -> list:
-    from mm_assets.definitions import MODALITY_ASSETS
+    from mm_assets.definitions import MODALITY_DEFINITIONS
 
-    (faq,) = [m for m in MODALITY_ASSETS if m.modality.name == "faq"]
-    return [*faq.assets, *faq.checks]
+    faq = MODALITY_DEFINITIONS["faq"]
+    return [*faq.assets, *(faq.asset_checks or ())]
 
 
 def _resources(data: Path, storage: Path) -> dict:
@@ -185,7 +185,7 @@ def test_faq_materialization_is_stored_in_postgres(pg_server, tmp_path, monkeypa
     materialized = {"/".join(json.loads(k)) for k, p in by_type.get("ASSET_MATERIALIZATION", []) if p == TENANT}
     assert materialized == {f"faq/{name}" for name in
                             ("validated_dataset", "embeddings", "index_candidate", "evaluation", "live_index")}
-    assert len(by_type.get("ASSET_CHECK_EVALUATION", [])) == 6  # the FAQ's blocking checks
+    assert len(by_type.get("ASSET_CHECK_EVALUATION", [])) == 7  # the FAQ's checks, the swap's included
     assert {t.value for t in (DagsterEventType.RUN_START, DagsterEventType.RUN_SUCCESS,  # stored as PIPELINE_*
                               DagsterEventType.STEP_SUCCESS)} <= set(by_type)
     assert {DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_CHECK_EVALUATION.value} <= set(by_type)

@@ -1,17 +1,24 @@
-"""The Dagster UI, in a real headless Chromium, shows what operators look at.
+"""The Dagster UI, in a real headless Chromium, answers an operator's questions at a glance.
 
 Two tenants' FAQ assets are materialized in-process into a temporary DAGSTER_HOME (configured
-with deploy/dagster.yaml.local); `dagster-webserver -w workspace.yaml` serves it on 127.0.0.1;
-Chromium (Debian's `chromium`, driven over the DevTools protocol with `websocket-client`, a
-dependency of the kubernetes client already in the venv; no browser download) opens:
+with deploy/dagster.yaml.local), the second twice: its second candidate is refused by stricter
+gates, so its live index is *kept*. `mm models seed` reports the registry to the same instance.
+`dagster-webserver -w workspace.yaml` serves it on 127.0.0.1; Chromium (Debian's `chromium`,
+driven over the DevTools protocol with `websocket-client`, a dependency of the kubernetes client
+already in the venv; no browser download) opens:
 
 - the `faq` asset group graph: every FAQ asset is a node;
-- `faq/evaluation` partitions: the tenant partition keys, materialized;
-- `faq/evaluation` checks: the blocking `evaluation_gates` check and its result;
-- `faq/evaluation` overview, metadata as Plots: numeric F1 / recall / latency per language are
-  plotted (canvas charts titled with the metadata keys); the screenshot is saved to
-  docs/screenshots/evaluation.png when that file is missing or MM_UPDATE_SCREENSHOTS=1 (else to a
-  temporary folder, so a test run leaves the tree clean).
+- `faq/evaluation` partitions (the tenant partition keys) and checks: the `evaluation_gates`
+  result carries its reason as a one-line description;
+- `faq/evaluation` metadata as Plots, one series per tenant (the keys name the tenant);
+- `faq/live_index` for the refused tenant: "kept <version>", a warning, not a failed asset;
+- the runs list: runs launched without tags (as the asset graph's Materialize button does) carry
+  `mm/tenant`;
+- the sensors: descriptions shown, the automation-condition sensor running by default;
+- `models/registry`: materialized (by the CLI), not "Never materialized".
+
+Screenshots go to docs/screenshots/ when missing or with MM_UPDATE_SCREENSHOTS=1 (else to a
+temporary folder, so a test run leaves the tree clean).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "evaluation.png"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 TENANTS = ("acme_shop", "globex_clinic")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -131,6 +138,11 @@ class Browser:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
 
+    def click_text(self, text: str, tag: str = "button") -> bool:
+        return bool(self.js(f"""(() => {{
+            const b = [...document.querySelectorAll({tag!r})].find(e => e.innerText.trim() === {text!r});
+            if (!b) return false; b.click(); return true; }})()"""))
+
     def close(self) -> None:
         try:
             self.ws.close()
@@ -144,6 +156,7 @@ def materialized_home(tmp_path_factory):
     import dagster as dg
 
     from mm_assets.partitions import tenant_partitions
+    from resources import QualityResource
     from tests.conftest import TINY_EVAL, TINY_FAQ, write_json
     from tests.deploy.test_postgres_instance import _faq_definitions, _resources
 
@@ -159,15 +172,26 @@ def materialized_home(tmp_path_factory):
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             instance.add_dynamic_partitions(tenant_partitions.name, list(TENANTS))
-            for tenant in TENANTS:
+            for tenant in TENANTS:  # no tags, as the asset graph's Materialize button launches
                 result = dg.materialize(_faq_definitions(), instance=instance, partition_key=tenant,
                                         resources=_resources(data, storage), raise_on_error=False)
                 assert result.success, tenant
+            # the second tenant's next candidate meets gates it cannot pass: its live version is kept
+            kept = TENANTS[1]
+            write_json(data / kept / "faq.json", [{**r, "question": f"{r['question']} ({kept}, v2)"} for r in TINY_FAQ])
+            strict = {**_resources(data, storage), "quality": QualityResource(min_n=1000)}
+            result = dg.materialize(_faq_definitions(), instance=instance, partition_key=kept, resources=strict,
+                                    raise_on_error=False)
+            assert result.success, "a refused candidate is not a failed run"
     finally:
         if old_home is None:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = old_home
+    seeded = subprocess.run([str(Path(sys.executable).parent / "mm"), "models", "seed"], cwd=ROOT, timeout=300,
+                            capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": str(home),
+                                                                 "MM_STORAGE_DIR": str(storage), "MM_DATA_DIR": str(data)})
+    assert seeded.returncode == 0, seeded.stderr
     return home, data, storage
 
 
@@ -216,40 +240,82 @@ def browser(tmp_path_factory):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_asset_graph_shows_the_faq_pipeline(webserver, browser):
+def _screenshot(browser: Browser, name: str, tmp_path: Path) -> None:
+    """The committed screenshot is written when missing or on request, so `make test` leaves the tree clean."""
+    committed = SCREENSHOTS / f"{name}.png"
+    target = committed if (not committed.exists() or os.environ.get("MM_UPDATE_SCREENSHOTS") == "1") \
+        else tmp_path / f"{name}.png"
+    browser.screenshot(target)
+    png = target.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 20_000 < len(png) < 800_000, name
+
+
+def test_asset_graph_shows_the_faq_pipeline(webserver, browser, tmp_path):
     body = browser.open(f"{webserver}/locations/mm_knowledge/asset-groups/faq",
                         ["validated_dataset", "embeddings", "index_candidate", "evaluation", "live_index"])
     assert "mm_knowledge" in body
+    time.sleep(1.5)
+    _screenshot(browser, "asset_graph", tmp_path)
 
 
-def test_evaluation_partitions_and_checks(webserver, browser):
+def test_evaluation_partitions_and_check_reasons(webserver, browser, tmp_path):
     body = browser.open(f"{webserver}/assets/faq/evaluation?view=partitions", [*TENANTS, "Materialized"])
     assert "Missing (0)" in body and "Failed (0)" in body
-    body = browser.open(f"{webserver}/assets/faq/evaluation?view=checks", ["evaluation_gates", "Passed"])
-    assert "blocking asset check" in body
+    body = browser.open(f"{webserver}/assets/faq/evaluation?view=checks", ["evaluation_gates"])
+    # the reason is on the page, not behind "[Show Markdown]": the passed tenant's cells, the
+    # refused one's underpowered cells (the latest result shown is the refused candidate's)
+    browser.wait_for(["underpowered"])
+    _screenshot(browser, "check_reasons", tmp_path)
 
 
-def test_evaluation_metadata_is_plotted(webserver, browser, tmp_path):
+def test_evaluation_metadata_is_plotted_per_tenant(webserver, browser, tmp_path):
     body = browser.open(f"{webserver}/assets/faq/evaluation",
-                        ["Latest materialization", "Latest check results", "en/f1_macro", "zh/latency_p95_ms"])
+                        ["Latest materialization", "Latest check results", "tenant"])
     assert any(t in body for t in TENANTS)
-    clicked = browser.js("""(() => {
-        const b = [...document.querySelectorAll('button')].find(e => e.innerText.trim() === 'Plots');
-        if (!b) return false; b.click(); return true; })()""")
-    assert clicked, "no Plots toggle on the metadata section"
+    assert browser.click_text("Plots"), "no Plots toggle on the metadata section"
     body = browser.wait_for(["When graphing values by partition"])
-    for key in ("en/f1_macro", "ja/recall_at_1", "zh/latency_p95_ms", "all/f1_macro", "all/latency_p95_ms"):
-        assert key in body, key
+    # one chart per tenant and cell: a tenant's points never join another's line
+    for tenant in TENANTS:
+        for key in (f"{tenant}/en/f1_macro", f"{tenant}/ja/recall_at_1", f"{tenant}/zh/latency_p95_ms"):
+            assert key in body, key
+    assert "\nen/f1_macro" not in body  # no tenant-less series mixing both
     deadline = time.monotonic() + 30
-    while browser.js("document.querySelectorAll('canvas').length") < 10 and time.monotonic() < deadline:
+    while browser.js("document.querySelectorAll('canvas').length") < 6 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert browser.js("document.querySelectorAll('canvas').length") >= 10, "metadata plots did not draw"
+    assert browser.js("document.querySelectorAll('canvas').length") >= 6, "metadata plots did not draw"
     browser.js("""(() => { const b = [...document.querySelectorAll('button')].find(e => e.innerText.trim() === 'Plots');
                           b.scrollIntoView({block: 'start'}); })()""")
     time.sleep(1.5)  # charts animate in
-    # the committed screenshot is written when missing or on request, so `make test` leaves the tree clean
-    target = SCREENSHOT if (not SCREENSHOT.exists() or os.environ.get("MM_UPDATE_SCREENSHOTS") == "1") \
-        else tmp_path / "evaluation.png"
-    browser.screenshot(target)
-    png = target.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 20_000 < len(png) < 600_000
+    _screenshot(browser, "evaluation", tmp_path)
+
+
+def test_refused_candidate_shows_as_kept_not_failed(webserver, browser, tmp_path):
+    kept = TENANTS[1]
+    body = browser.open(f"{webserver}/assets/faq/live_index?partition={kept}",
+                        ["Latest materialization", "live_version", "kept"])
+    assert "refused_candidate" in body and kept in body
+    body = browser.open(f"{webserver}/assets/faq/live_index?view=checks", ["swap"])
+    browser.wait_for(["kept"])
+    _screenshot(browser, "live_index_kept", tmp_path)
+    body = browser.open(f"{webserver}/assets/faq/live_index?view=partitions", [*TENANTS])
+    assert "Failed (0)" in body
+
+
+def test_runs_carry_the_tenant_tag_whoever_launched_them(webserver, browser, tmp_path):
+    body = browser.open(f"{webserver}/runs", [*(f"mm/tenant: {t}" for t in TENANTS)], timeout=60)
+    assert "mm/trigger: ui" in body
+    _screenshot(browser, "runs", tmp_path)
+
+
+def test_sensors_have_descriptions_and_automation_is_on(webserver, browser, tmp_path):
+    browser.open(f"{webserver}/locations/mm_knowledge/sensors/tenant_data_sensor",
+                        ["tenant_data_sensor", "Watches MM_DATA_DIR"])
+    browser.open(f"{webserver}/automation", ["automation_condition_sensor", "tenant_data_sensor",
+                                                     "nightly_reindex_schedule", "promotion_sensor"])
+    _screenshot(browser, "automation", tmp_path)
+
+
+def test_models_registry_is_materialized_by_the_cli(webserver, browser, tmp_path):
+    body = browser.open(f"{webserver}/assets/models/registry", ["Latest materialization", "mm cli"])
+    assert "Never materialized" not in body and "version_count" in body
+    _screenshot(browser, "models_registry", tmp_path)

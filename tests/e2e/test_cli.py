@@ -77,7 +77,7 @@ def test_check_passes_then_fails_readably_on_a_broken_tenant(env, demo):
     faq_path.write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
     try:
         out = mm(env, "check", "--tenant", "medical", expect=1).stdout
-        assert "FAIL  medical" in out and "all_languages_present" in out and "missing: ja" in out
+        assert "FAIL  medical" in out and "all_languages_present" in out and "no valid ja rows" in out
     finally:
         faq_path.write_text(original, "utf-8")
 
@@ -103,3 +103,44 @@ def test_tenant_with_nothing_live_is_said_plainly(env, demo):
     out = mm(env, "query", "--tenant", "newshop", "--text", "hello", expect=2)
     assert "nothing is live yet" in out.stderr
     assert "invalid tenant id" in mm(env, "query", "--tenant", "../x", "--text", "q", expect=2).stderr
+
+
+def _latest_event(env, key: str, partition: str | None = None, observation: bool = False) -> dict:
+    """The newest materialization (or observation) of `key` in the CLI's instance, as plain metadata."""
+    fetch = "fetch_observations" if observation else "fetch_materializations"
+    attr = "asset_observation" if observation else "asset_materialization"
+    code = (
+        "import dagster as dg, json\n"
+        "inst = dg.DagsterInstance.get()\n"
+        f"flt = dg.AssetRecordsFilter(asset_key=dg.AssetKey({key.split('/')!r}), "
+        f"asset_partitions={[partition] if partition else None!r})\n"
+        f"records = inst.{fetch}(flt, limit=1).records\n"
+        f"event = records[0].event_log_entry.{attr} if records else None\n"
+        "print(json.dumps({k: v.value for k, v in event.metadata.items()} if event else None, default=str))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_cli_model_and_rollback_flows_show_in_the_dagster_ui(env, demo):
+    """What the CLI changes outside a run is reported on the same asset keys the UI shows."""
+    mm(env, "models", "seed")
+    registry = _latest_event(env, "models/registry")
+    assert registry["source"] == "mm cli" and registry["version_count"] >= 2
+    assert registry["champions"]["text_encoder"].startswith("text_encoder-use-multilingual-v3-")
+
+    faq_path = Path(env["MM_DATA_DIR"]) / "medical" / "faq.json"
+    original = faq_path.read_text("utf-8")
+    rows = json.loads(original)
+    rows[0]["answer"] += " Updated this week."
+    try:
+        faq_path.write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+        mm(env, "run", "--tenant", "medical")
+        out = mm(env, "index", "rollback", "--tenant", "medical", "--reason", "test").stdout
+        assert "rolled back" in out
+        event = _latest_event(env, "faq/live_index", partition="medical")
+        history = json.loads(mm(env, "index", "history", "--tenant", "medical", "--json").stdout)
+        assert event["source"] == "mm cli" and event["live_version"] == history[-1]["to"]
+        assert event["state"].startswith("rolled back to") and event["tenant"] == "medical"
+    finally:
+        faq_path.write_text(original, "utf-8")

@@ -44,7 +44,7 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import dagster as dg
     from mm_platform import plugins
-    from mm_assets.definitions import MODALITY_ASSETS, defs
+    from mm_assets.definitions import MODALITY_DEFINITIONS, defs
     from mm_assets.partitions import tenant_partitions
     from resources import ModelsResource, PlatformResource, QualityResource
     from mm_platform.inputs.tenancy import Layout
@@ -52,14 +52,14 @@ SCRIPT = textwrap.dedent("""
     layout = Layout.from_env()
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(tenant_partitions.name, ["acme"])
-    everything = [a for m in MODALITY_ASSETS for a in m.assets] + [c for m in MODALITY_ASSETS for c in m.checks]
+    everything = [a for d in MODALITY_DEFINITIONS.values() for a in (*d.assets, *(d.asset_checks or ()))]
     result = dg.materialize(everything, instance=instance, partition_key="acme", raise_on_error=False, resources={
         "platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir)),
         "models": ModelsResource(text_encoder="use-multilingual-v3", text2_encoder="none"),
         "quality": QualityResource(min_n=1, min_f1=0.0, min_recall_at_1=0.0),
         "io_manager": dg.FilesystemIOManager(base_dir=str(layout.storage_dir / ".dagster_io"))})
     print(json.dumps({
-        "modalities": [m.modality.name for m in MODALITY_ASSETS],
+        "modalities": list(MODALITY_DEFINITIONS),
         "asset_keys": sorted(k.to_user_string() for k in defs.get_repository_def().asset_graph.get_all_asset_keys()),
         "checks": {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()},
         "success": result.success,
@@ -105,7 +105,7 @@ def test_plugin_modality_gets_assets_checks_and_evaluation_and_broken_one_is_rep
     docs_checks = {k.split(":")[1]: v for k, v in out["checks"].items() if k.startswith("docs/")}
     assert docs_checks == {name: True for name in ("schema_and_quarantine_rate", "all_languages_present",
                                                    "embeddings_finite_normalized", "index_rows_match_dataset",
-                                                   "tenant_isolation_canary", "evaluation_gates")}
+                                                   "tenant_isolation_canary", "evaluation_gates", "swap")}
     report = out["docs_report"]
     assert report["gate_passed"] and {r["language"] for r in report["rows"]} == {"en", "zh", "ja"}
     assert all(r["modality"] == "docs" and r["f1_macro"] == 1.0 for r in report["rows"])

@@ -31,8 +31,11 @@ EXPECTED_CHECKS = {
     "embeddings": {"embeddings_finite_normalized"},
     "index_candidate": {"index_rows_match_dataset", "tenant_isolation_canary"},
     "evaluation": {"evaluation_gates"},
-    "live_index": set(),
+    "live_index": {"swap"},
 }
+#: checks that report without holding anything back: the gates' verdict is enforced by live_index
+#: itself (a refused candidate is kept out, recorded as "kept"), and the swap check only reports it
+NON_BLOCKING = {"evaluation_gates", "swap"}
 
 FAQ_ROWS = {
     "en": [("How do I reset my password?", "Use the 'Forgot password' link on the sign-in page.", "account"),
@@ -274,10 +277,11 @@ def test_asset_checks_are_blocking_and_partitioned(faq_nodes: dict[str, dict], a
     checks = {check["name"]: check for check in result["checks"]}
     assert set(checks) == EXPECTED_CHECKS[asset]
     for name, check in checks.items():
-        assert check["blocking"] is True, f"{asset}/{name} is not blocking"
+        assert check["blocking"] is (name not in NON_BLOCKING), f"{asset}/{name}: blocking={check['blocking']}"
         assert check["partitionDefinition"] == {"type": "DYNAMIC", "name": "tenants"}, name
-        # Every check runs in CI as well as in the indexing job.
-        assert {"index_tenant", "ci_checks"} <= set(check["jobNames"]), (name, check["jobNames"])
+        # Every check runs in CI as well as in the indexing job (the swap's only where swaps happen).
+        jobs = {"index_tenant"} if asset == "live_index" else {"index_tenant", "ci_checks"}
+        assert jobs <= set(check["jobNames"]), (name, check["jobNames"])
 
 
 def test_every_expected_check_is_listed(faq_nodes: dict[str, dict]) -> None:
