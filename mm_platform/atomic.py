@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -80,9 +79,12 @@ def publish_dir(final: Path) -> Iterator[Path]:
     already exists the staged copy is identical and is discarded. On error the staging
     folder is removed and `final` is untouched.
     """
+    from mm_platform.recovery import staging_name, sweep_staging
+
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex[:8]}"
+    sweep_staging(final.parent)  # what a killed writer left behind (its process is gone)
+    staging = final.parent / staging_name()
     staging.mkdir()
     try:
         yield staging

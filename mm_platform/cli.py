@@ -35,8 +35,13 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
     from mm_assets.definitions import MODALITIES, defs
     from mm_assets.partitions import tenant_partitions
     from mm_assets.selection import tenant_asset_keys
+    from mm_platform.locks import TenantBusy, tenant_writer
+    from mm_platform.recovery import process_tags, sweep_dead_runs
 
     instance = dg.DagsterInstance.get()
+    # runs of this host whose process was killed: marked failed, their pool slots freed, so this
+    # run does not wait for slots nobody will ever give back
+    sweep_dead_runs(instance, log=lambda m: print(f"   {m}", flush=True))
     known = set(instance.get_dynamic_partitions(tenant_partitions.name))
     new = [t for t in tenants if t not in known]
     if new:
@@ -49,11 +54,19 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
         if job_name == "ci_checks":  # everything up to the gates, never a swap
             keys = [k for k in keys if k.path[-1] != "live_index" and k.path[0] != "joint"]
         print(f"== {job_name}: {tenant} ({', '.join(sorted({k.path[0] for k in keys}))})", flush=True)
-        result = job.execute_in_process(
-            partition_key=tenant, instance=instance, raise_on_error=False, asset_selection=keys,
-            tags={"mm/tenant": tenant, "mm/trigger": "cli"},
-            # The run's events are all in the instance (and the UI); the console gets a summary.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "CRITICAL"}}}})
+        try:
+            # one writer per tenant: a second `mm run` of the tenant waits (saying for whom), then gives up
+            with tenant_writer(layout.tenant_storage(tenant), tenant, purpose=f"mm run ({job_name})",
+                               run_id=f"cli-{os.getpid()}", on_wait=lambda m: print(f"   {m}", flush=True)):
+                result = job.execute_in_process(
+                    partition_key=tenant, instance=instance, raise_on_error=False, asset_selection=keys,
+                    tags={"mm/tenant": tenant, "mm/trigger": "cli", **process_tags()},
+                    # The run's events are all in the instance (and the UI); the console gets a summary.
+                    run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "CRITICAL"}}}})
+        except TenantBusy as exc:
+            print(f"   error: {exc}", flush=True)
+            results.append((tenant, _NotRun(str(exc))))
+            continue
         results.append((tenant, result))
         failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
         for evaluation in failed_checks:
@@ -63,9 +76,31 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
-                    error = event.step_failure_data.error
-                    print(f"   step failed: {event.step_key}: {error.message.strip().splitlines()[0] if error else ''}")
+                    print(f"   step failed: {event.step_key}: {_root_cause(event.step_failure_data.error)}")
     return results
+
+
+class _NotRun:
+    """A tenant whose run never started (its writer lease was held elsewhere)."""
+
+    success = False
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def get_asset_check_evaluations(self) -> list:
+        return []
+
+
+def _root_cause(error) -> str:
+    """The reason under Dagster's "Error occurred while executing op": the innermost cause (a
+    full disk, a read-only volume, a bad model path) is what the user can act on."""
+    if error is None:
+        return "no error recorded"
+    while error.cause is not None:
+        error = error.cause
+    message = (error.message or "").strip().splitlines()
+    return message[0] if message else error.cls_name or "unknown error"
 
 
 def _check_detail(evaluation) -> str:
@@ -177,6 +212,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - a damaged live version: say which and what to do, no traceback
+        print(f"error: {tenant}'s live index cannot answer: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
+              f"  its files (or its models' files) are missing or damaged; rebuild with `mm run --tenant {tenant}` "
+              f"or go back with `mm index rollback --tenant {tenant}`", file=sys.stderr)
+        return 3
     if args.json:
         print(json.dumps({"tenant": tenant, "versions": result.versions, "results": result.by_modality,
                           "fused": result.fused, "seconds": result.seconds}, ensure_ascii=False, indent=1, default=str))
@@ -468,10 +508,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["serve"]:  # the service parses its own options (`mm serve -h`)
         return cmd_serve(argparse.Namespace(serve_args=argv[1:]))
     args = build_parser().parse_args(argv)
+    from mm_platform.inputs.validation import InputFileError
+
     try:
         return args.func(args)
-    except TenantError as exc:
+    except (TenantError, InputFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only volume, a folder it may not write: say where
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
 
 

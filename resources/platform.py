@@ -41,8 +41,11 @@ class ModelsResource(dg.ConfigurableResource):
     asr_model_path: str = ""
 
     def defaults(self) -> dict:
+        from mm_platform.encoders.models import safe_model_path
+
         def choice(name: str, path: str) -> dict:
-            return {"name": name, **({"model_path": path} if path else {})}
+            # a folder named by an operator gets the registry's safety checks, like tenant.yaml's
+            return {"name": name, **({"model_path": safe_model_path(path, name)} if path else {})}
 
         return {"text": choice(self.text_encoder, self.text_model_path),
                 "text2": choice(self.text2_encoder, ""),

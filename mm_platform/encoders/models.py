@@ -30,6 +30,25 @@ def _load(role: str, name: str, frozen_args: tuple):
     return backends[name](**dict(frozen_args))
 
 
+@lru_cache(maxsize=64)
+def _checked_folder(path: str, backend: str, mtime_ns: int) -> str:
+    from mm_platform.registry.safety import check_model_path
+
+    return str(check_model_path(Path(path), backend))
+
+
+def safe_model_path(path: str, backend: str) -> str:
+    """A user-supplied `model_path` (tenant.yaml, `--model-path`) checked like a registered version
+    (once per folder state and process). The platform's own defaults (pip-packaged models, registry
+    versions) were checked where they came from and are not re-scanned."""
+    folder = Path(path).expanduser()
+    try:
+        mtime = folder.stat().st_mtime_ns
+    except OSError:
+        mtime = -1
+    return _checked_folder(str(folder), backend, mtime)
+
+
 def load_model(role: str, spec: dict):
     """Load the model a spec names (`{"name": backend, "model_path": ..., ...}`)."""
     args = {k: v for k, v in spec.items() if k not in ("name", "version", "dim", "languages") and v not in (None, "")}

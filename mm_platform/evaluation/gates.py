@@ -46,6 +46,21 @@ class GateConfig:
     #: every language of the dataset must have a measured (or excused) cell
     require_eval_queries: bool = True
 
+    def __post_init__(self):
+        """Bounds that cannot be met or mean nothing are refused where they are set (tenant.yaml,
+        resources, the CLI), not discovered as a gate nothing passes."""
+        for name in ("min_f1", "min_recall_at_1", "max_error_rate", "max_wer", "max_cer"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"gate setting {name!r} is a share between 0 and 1, got {value!r}")
+        if not self.max_latency_p95_ms > 0:
+            raise ValueError(f"gate setting 'max_latency_p95_ms' must be > 0 ms, got {self.max_latency_p95_ms!r}")
+        if not self.max_latency_ratio >= 1.0:
+            raise ValueError(f"gate setting 'max_latency_ratio' must be >= 1 (candidate vs live), got "
+                             f"{self.max_latency_ratio!r}")
+        if isinstance(self.min_n, bool) or not isinstance(self.min_n, int) or self.min_n < 1:
+            raise ValueError(f"gate setting 'min_n' must be a whole number >= 1, got {self.min_n!r}")
+
     def with_overrides(self, overrides: dict | None) -> "GateConfig":
         if not overrides:
             return self

@@ -48,6 +48,8 @@ class QueryPath:
     expensive: bool = False
     #: CPU clock of the timings: "thread", or "process" for models that compute on threads of their own
     clock: str = "thread"
+    #: the FAQ retriever behind the path, if any (its token cache is saved after an evaluation)
+    retriever: object = None
 
 
 # --- query paths -----------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def retriever_path(retriever, name: str, vector_cache=None) -> QueryPath:
 
     return QueryPath(name=name, answer=answer, answer_one=answer_one,
                      label=lambda hit: hit.row["annotation"], truth=lambda q: q["annotation"],
-                     cell=lambda q: q["language"])
+                     cell=lambda q: q["language"], retriever=retriever)
 
 
 # --- evaluation ------------------------------------------------------------------------------------

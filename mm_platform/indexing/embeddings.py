@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mm_platform.atomic import atomic_write_json, publish_dir
+from mm_platform.faults import pause_point
 
 LATEST = "LATEST.json"
 
@@ -81,6 +82,7 @@ def embed_incremental(
         vectors = encode([i for _, i in batch])
         encode_seconds += time.perf_counter() - t0
         fresh.update({h: v for (h, _), v in zip(batch, vectors)})
+        pause_point("embedding")
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
     matrix = np.zeros((len(hashes), dim), dtype=np.float32)

@@ -24,11 +24,19 @@ class IndexStore:
     """Versions, the live pointer, the last evaluated candidate and the audit log of one
     tenant x modality."""
 
-    def __init__(self, root: Path, tenant: str, modality: str):
+    def __init__(self, root: Path, tenant: str, modality: str, writer_dir: Path | None = None):
         self.root = Path(root)
         self.tenant = tenant
         self.modality = modality
         self.versions_root = self.root / "versions"
+        #: where the tenant's writer lease lives (every pointer change of the tenant takes it)
+        self.writer_dir = Path(writer_dir) if writer_dir else self.root
+
+    def writer(self, purpose: str, run_id: str = ""):
+        """The tenant's writer lease (re-entrant: a run holding it may swap inside it)."""
+        from mm_platform.locks import tenant_writer
+
+        return tenant_writer(self.writer_dir, self.tenant, purpose=purpose, run_id=run_id)
 
     def version_dir(self, version: str) -> Path:
         return self.versions_root / version
@@ -101,7 +109,13 @@ class IndexStore:
 
     def promote(self, version: str, run_id: str, metrics: dict | None = None, keep: int = 5,
                 strategy: dict | None = None) -> dict | None:
-        """Make `version` live with `strategy`; a no-op (None) when both already are."""
+        """Make `version` live with `strategy`; a no-op (None) when both already are. The read of
+        the pointer and its swap happen under the tenant's writer lease, so two writers can never
+        both swap from the same pointer (or both append the same audit entry)."""
+        with self.writer(f"swap of {self.modality}", run_id):
+            return self._promote(version, run_id, metrics, keep, strategy)
+
+    def _promote(self, version: str, run_id: str, metrics: dict | None, keep: int, strategy: dict | None) -> dict | None:
         live = self.live()
         if live and live["version"] == version and (live.get("strategy") or None) == (strategy or None):
             return None
@@ -112,6 +126,10 @@ class IndexStore:
         return entry
 
     def rollback(self, run_id: str, reason: str = "manual rollback") -> dict:
+        with self.writer(f"rollback of {self.modality}", run_id):
+            return self._rollback(run_id, reason)
+
+    def _rollback(self, run_id: str, reason: str) -> dict:
         live = self.live()
         if not live or not live.get("previous"):
             raise RuntimeError(f"{self.tenant}/{self.modality}: no previous version to roll back to")

@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 from mm_platform.atomic import publish_dir, read_jsonl
+from mm_platform.faults import pause_point
 
 INDEX_FILE = "index.faiss"
 ROWS_FILE = "rows.jsonl"
@@ -137,6 +138,7 @@ def build_index_version(
             (staging / name).write_text(json.dumps(content, ensure_ascii=False), "utf-8")
         (staging / ROWS_FILE).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+        pause_point("index_build")
     return {"path": str(folder), "reused": False, **manifest}
 
 

@@ -45,7 +45,16 @@ class Layout:
         return cls(settings.data_dir(), settings.storage_dir())
 
     def tenant_data(self, tenant: str) -> Path:
-        return Path(self.data_dir) / validate_tenant_id(tenant)
+        """The tenant's input folder; one that is a link leading outside the data folder is refused
+        (it would read another tenant's, or any, files as this tenant's)."""
+        path = Path(self.data_dir) / validate_tenant_id(tenant)
+        if path.is_symlink() or path.exists():
+            try:
+                confine(path, self.data_dir)
+            except TenantError:
+                raise TenantError(f"tenant folder {path} resolves to {path.resolve()}, outside the data folder "
+                                  f"{Path(self.data_dir).resolve()} (MM_DATA_DIR): refused") from None
+        return path
 
     def tenant_storage(self, tenant: str) -> Path:
         return Path(self.storage_dir) / validate_tenant_id(tenant)

@@ -88,6 +88,14 @@ def load_tenant_config(tenant_dir: Path) -> TenantConfig:
     modalities = data.get("modalities")
     if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
         raise InputFileError(path, "'modalities' must be a list of modality names")
+    if modalities is not None:
+        from mm_platform.modalities.registry import registered_modalities
+
+        known = list(registered_modalities())
+        unknown_names = [m for m in modalities if m not in known]
+        if unknown_names:  # a typo would silently switch a modality off
+            raise InputFileError(path, f"modalities: unknown {', '.join(map(repr, unknown_names))} "
+                                       f"(known: {', '.join(known)})")
     models = data.get("models") or {}
     if not isinstance(models, dict):
         raise InputFileError(path, "'models' must be a mapping of role to model")

@@ -62,18 +62,22 @@ def load_records(path: Path) -> list[tuple[int, Any]]:
     text = raw.decode("utf-8", errors="surrogateescape").lstrip("\ufeff")
     if path.suffix == ".jsonl":
         out: list[tuple[int, Any]] = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 out.append((lineno, json.loads(line)))
             except json.JSONDecodeError as exc:
                 out.append((lineno, _MalformedLine(f"malformed JSON: {exc.msg} at column {exc.colno}")))
+            except RecursionError:
+                out.append((lineno, _MalformedLine("JSON nested too deeply")))
         return out
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError:
+        raise InputFileError(path, "JSON nested too deeply to be a list of rows") from None
     if not isinstance(data, list):
         raise InputFileError(path, f"expected a JSON list of objects, got {type(data).__name__}")
     return list(enumerate(data, start=1))
@@ -111,6 +115,19 @@ def text_field(record: dict, field: str, *, required: bool = True) -> str | None
             raise RowError(field, "empty value")
         return None
     return value
+
+
+def check_text_values(row: dict) -> None:
+    """Every string of a parsed row must be valid UTF-8: bytes that were not (kept as lone
+    surrogates by `surrogateescape`) or a lone surrogate escape (`"\\ud800"`) would fail later,
+    when the row is hashed or written, and take the whole file with them."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise RowError(name, f"text is not valid UTF-8 (undecodable byte or lone surrogate at character "
+                                     f"{exc.start})") from None
 
 
 def language_field(record: dict, field: str = "language", allowed: Iterable[str] = LANGUAGES) -> str:

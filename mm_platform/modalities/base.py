@@ -30,6 +30,7 @@ from mm_platform.inputs.validation import (
     InputFileError,
     QuarantineRecord,
     RowError,
+    check_text_values,
     language_field,
     load_records,
     require_object,
@@ -97,7 +98,8 @@ class Modality(ABC):
     # --- input -------------------------------------------------------------------------------
 
     def input_path(self, tenant_dir: Path) -> Path | None:
-        present = [Path(tenant_dir) / n for n in self.input_files if (Path(tenant_dir) / n).is_file()]
+        present = [confined_input(Path(tenant_dir) / n, tenant_dir) for n in self.input_files
+                   if (Path(tenant_dir) / n).is_file() or (Path(tenant_dir) / n).is_symlink()]
         if len(present) > 1:
             raise InputFileError(present[1], f"both {present[0].name} and {present[1].name} exist; keep one")
         return present[0] if present else None
@@ -128,7 +130,11 @@ class Modality(ABC):
                     row = dict(hit[1])
                 else:
                     try:
-                        row = self.parse_row(require_object(record), Path(tenant_dir))
+                        try:
+                            row = self.parse_row(require_object(record), Path(tenant_dir))
+                        except RecursionError:
+                            raise RowError(None, "row nested too deeply") from None
+                        check_text_values(row)
                     except RowError as err:
                         if key:
                             fresh[key] = ("error", err.field, err.reason)
@@ -154,9 +160,11 @@ class Modality(ABC):
     def record_key(self, record: Any, tenant_dir: Path) -> str | None:
         """What a record's parse depends on: its content and, for every media path it names, that
         file's size and modification time (None: never cached)."""
+        if isinstance(record, dict) and type(record) is not dict:
+            return None  # a reader's marker for a bad line (its content is not the record's)
         try:
             digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return None
         if isinstance(record, dict):
             for name, value in sorted(record.items()):
@@ -184,7 +192,8 @@ class Modality(ABC):
         """This modality's evaluation queries from eval_queries.json (absent file: none).
 
         `known_fields` are the query fields of every registered modality."""
-        present = [Path(tenant_dir) / n for n in EVAL_FILES if (Path(tenant_dir) / n).is_file()]
+        present = [confined_input(Path(tenant_dir) / n, tenant_dir) for n in EVAL_FILES
+                   if (Path(tenant_dir) / n).is_file() or (Path(tenant_dir) / n).is_symlink()]
         out = ParsedInput()
         if not present:
             return out
@@ -202,10 +211,11 @@ class Modality(ABC):
                 obj = require_object(record)
                 query = {"language": language_field(obj), "annotation": text_field(obj, "annotation"),
                          **self.parse_query(obj, Path(tenant_dir))}
+                check_text_values(query)
             except RowError as err:
                 out.quarantine.append(QuarantineRecord(path.name, row_no, err.field, err.reason))
                 continue
-            out.rows.append({**query, "source_row": row_no})
+            out.rows.append({**query, "source_file": path.name, "source_row": row_no})
         return out
 
     @abstractmethod
@@ -267,6 +277,19 @@ class Modality(ABC):
 
 
 # --- helpers shared by media modalities ------------------------------------------------------
+
+def confined_input(path: Path, tenant_dir: Path) -> Path:
+    """An input file of the tenant; a link that leads outside the tenant's folder (to another
+    tenant's files, or anywhere on the host) is refused with the file named."""
+    try:
+        confine(path, tenant_dir)
+    except TenantError:
+        raise InputFileError(path, f"is a link to {Path(path).resolve()}, outside the tenant folder: refused "
+                                   "(input files must lie inside the tenant's own folder)") from None
+    if not Path(path).is_file():
+        raise InputFileError(path, "is a link to nothing (its target is missing)")
+    return Path(path)
+
 
 def media_path(obj: dict, field: str, tenant_dir: Path) -> Path:
     """A media file named relative to the tenant folder; absolute paths, `..` and links that

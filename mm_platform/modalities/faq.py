@@ -43,7 +43,7 @@ class FaqModality(Modality):
             "answer": answer,
             "language": language,
             "annotation": annotation,
-            "entity": obj["entity"] if isinstance(obj.get("entity"), str) else "",
+            "entity": text_field(obj, "entity", required=False) or "",
             # optional language-independent intent key: links this label to the same intent's
             # labels in the other languages (otherwise the encoder aligns them)
             "intent": intent or "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,67 @@ from mm_platform.modalities.base import Modality, file_hash, media_path
 CSV_COLUMNS = ("image_path", "description", "language", "annotation")
 
 
+#: a longer cell is a bad row (the csv module's own limit, 131,072, would abort the whole file)
+MAX_CELL_CHARS = 65_536
+MAX_LINE_CHARS = 8 * MAX_CELL_CHARS
+
+
 def read_csv_records(path: Path, columns: tuple[str, ...]) -> list[tuple[int, Any]]:
-    """(line number, row dict) pairs of a UTF-8 CSV with a header naming `columns`."""
+    """(line number, row dict) pairs of a UTF-8 CSV with a header naming `columns`.
+
+    One record per physical line (the contract's cells are paths, labels and one-line
+    descriptions): a line with an unterminated quote is one bad row, not a record that swallows
+    the lines after it; an over-long cell is one bad row, not a reader error that loses the file."""
     try:
         text = path.read_bytes().decode("utf-8", errors="surrogateescape").lstrip("\ufeff")
     except OSError as exc:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    # the csv module's cap (131,072) would raise for the whole reader; lines up to MAX_LINE_CHARS
+    # are read and judged cell by cell instead (raising the cap only widens what can be read)
+    if csv.field_size_limit() < MAX_LINE_CHARS:
+        csv.field_size_limit(MAX_LINE_CHARS)
+    lines = text.split("\n")
+    header = _cells(lines[0].rstrip("\r")) if lines else []
+    if isinstance(header, str):
+        raise InputFileError(path, f"CSV header: {header}")
+    missing = [c for c in columns if c not in header]
     if missing:
         raise InputFileError(path, f"CSV header lacks column(s) {', '.join(missing)} "
                                    f"(expected {','.join(columns)})")
-    records = []
-    for row in reader:
-        if None in row:  # more cells than header columns
-            records.append((reader.line_num, _TooManyCells(len(row[None]))))
+    records: list[tuple[int, Any]] = []
+    for line_no, line in enumerate(lines[1:], start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        cells = _cells(line)
+        if isinstance(cells, str):
+            records.append((line_no, _BadLine(cells)))
+        elif len(cells) > len(header):
+            records.append((line_no, _TooManyCells(len(cells) - len(header))))
         else:
-            records.append((reader.line_num, dict(row)))
+            records.append((line_no, dict(zip(header, cells + [None] * (len(header) - len(cells))))))
     return records
+
+
+def _cells(line: str) -> list[str] | str:
+    """The cells of one CSV line, or why it cannot be read."""
+    if len(line) > MAX_LINE_CHARS:
+        return f"line of {len(line):,} characters is too long"
+    try:
+        cells = next(csv.reader([line], strict=True))
+    except csv.Error as exc:
+        reason = str(exc)
+        return "unterminated quote" if "end of data" in reason or "EOF" in reason else f"malformed CSV ({reason})"
+    long = [i for i, c in enumerate(cells) if len(c) > MAX_CELL_CHARS]
+    if long:
+        return f"cell {long[0] + 1} has {len(cells[long[0]]):,} characters (at most {MAX_CELL_CHARS:,})"
+    return cells
+
+
+class _BadLine(dict):
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
 
 
 class _TooManyCells(dict):
@@ -61,6 +103,8 @@ class ImageModality(Modality):
         return read_csv_records(path, CSV_COLUMNS)
 
     def parse_row(self, obj: dict, tenant_dir: Path) -> dict:
+        if isinstance(obj, _BadLine):
+            raise RowError(None, obj.reason)
         if isinstance(obj, _TooManyCells):
             raise RowError(None, f"{obj.extra} more cell(s) than the header has columns")
         path = media_path(obj, "image_path", tenant_dir)

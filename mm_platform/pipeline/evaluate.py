@@ -137,10 +137,19 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
     vector_cache = QueryVectorCache(layout.artifact(tenant, "embeddings", modality.name, "queries"))
     live_record = (store.evaluation(live_version) or {}) if live_version and live_version != handle.version \
         and store.version_dir(live_version).exists() else {}
+    # the reference: the live version, or (nothing live yet, e.g. the last candidate was refused)
+    # the last evaluated candidate. Evaluated on these same queries and settings, what only a
+    # change of queries, settings or models can change is carried over from it: the strategy
+    # chosen on the choice fold and, at the same cost per query, the measured latency.
+    reference_version, reference, reference_strategy = live_version, live_record, live.get("strategy")
+    if not live_record:
+        last = store.candidate() or {}
+        version = last.get("version")
+        if version and version != handle.version and store.version_dir(version).exists():
+            reference_version, reference = version, store.evaluation(version) or {}
+            reference_strategy = reference.get("strategy")
     inputs = evaluation_inputs(queries, config, settings)
-    # the live version was evaluated on these same queries and settings: what only a change of
-    # queries, settings or models can change is carried over (see `incremental`)
-    same_questions = bool(live_record) and live_record.get("inputs") == inputs
+    same_questions = bool(reference) and reference.get("inputs") == inputs
     selection, carried = None, None
     spoken = modality.strategies and "asr" in models.choices
     if spoken:
@@ -153,11 +162,13 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
         report_queries = queries
     elif modality.strategies:
         base = Retriever(handle, models)
-        kept = Strategy.from_dict(live["strategy"]) if same_questions and live.get("strategy") else None
+        kept = Strategy.from_dict(reference_strategy) if same_questions and reference_strategy else None
         if kept is not None and set(kept.views) <= base.available_views():
+            whose = "live" if reference_version == live_version else "last candidate's"
             selection = Selection(kept, [q for q in queries if fold_of(q, settings.selection.folds) == 0],
                                   [q for q in queries if fold_of(q, settings.selection.folds) != 0],
-                                  note=f"kept the live strategy {kept.id} (chosen on the same queries for {live_version})")
+                                  note=f"kept the {whose} strategy {kept.id} (chosen on the same queries for "
+                                       f"{reference_version})")
         else:
             selection = choose(base, queries, settings.selection, vector_cache=vector_cache)
         candidate = retriever_path(base.using(selection.strategy), "candidate", vector_cache=vector_cache)
@@ -173,13 +184,16 @@ def evaluate(layout: Layout, tenant: str, modality: Modality, dataset: dict, ind
             live_outcomes = {o["key"]: o for o in live_record["outcomes"]}
         else:
             live_path = query_path(layout, tenant, modality, live_version, live.get("strategy"), "live")
-        if same_questions and same_cost(handle, store, live_version, selection, live):
-            carried = {"version": live_version, "rows": {r["language"]: r for r in live_record.get("rows", [])}}
+    if same_questions and same_cost(handle, store, reference_version, selection, {"strategy": reference_strategy}):
+        carried = {"version": reference_version, "rows": {r["language"]: r for r in reference.get("rows", [])}}
     rows, outcomes = evaluate_paths(
         candidate, report_queries, live=live_path, live_outcomes=live_outcomes, latency_samples=settings.latency_samples,
         extra=lambda scored: modality.extra_metrics(scored, models, tenant_dir), progress=progress,
         latency_from=None if candidate.expensive else carried)
     vector_cache.save()
+    for path in (candidate, live_path):
+        if getattr(path, "retriever", None) is not None:
+            path.retriever.save_token_cache()
     if spoken:
         transcribed = [{"query": modality.transcript_of(q, models, tenant_dir), "language": q["language"],
                         "annotation": q["annotation"]} for q in queries if not modality.query_unsupported(q, models)]

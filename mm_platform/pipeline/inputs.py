@@ -53,7 +53,16 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
     if not config.enabled(modality.name):
         return {**base, "present": False, "reason": f"{modality.name} is not enabled in tenant.yaml"}
     if not modality.present(tenant_dir):
-        return {**base, "present": False, "reason": f"no {' or '.join(modality.input_files)} in the tenant folder"}
+        absent_ref = {**base, "present": False, "reason": f"no {' or '.join(modality.input_files)} in the tenant folder"}
+        from mm_platform.pipeline.tenant import index_store
+
+        live = index_store(layout, tenant, modality.name).live_version()
+        if live:  # the input was there before: say what that means instead of going quiet
+            absent_ref["warning"] = (f"{' / '.join(modality.input_files)} is gone from {tenant_dir}, but {modality.name} "
+                                     f"version {live} stays live (nothing is deleted on a missing file); restore the "
+                                     f"file, or disable {modality.name} in tenant.yaml to retire it on purpose")
+            absent_ref["live_version"] = live
+        return absent_ref
     root = layout.artifact(tenant, "datasets", modality.name)
     input_fingerprint = f"v{VALIDATION_SCHEMA}-{tenant_fingerprint(tenant_dir)}"
     latest = _read_json(root / LATEST_FILE)
@@ -66,8 +75,9 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
     queries = modality.parse_queries(tenant_dir, tenant, known_fields=query_fields())
     if not parsed.rows:
         raise InputFileError(modality.input_path(tenant_dir), f"no valid rows ({len(parsed.quarantine)} quarantined)")
-    quarantine = [q.to_dict() for q in parsed.quarantine + queries.quarantine]
     labels = sorted({r["annotation"] for r in parsed.rows})
+    queries = _drop_unknown_annotations(queries, set(labels), modality)
+    quarantine = [q.to_dict() for q in parsed.quarantine + queries.quarantine]
     payload = json.dumps([parsed.rows, queries.rows], sort_keys=True, ensure_ascii=False, default=str).encode()
     fingerprint = hashlib.sha256(payload).hexdigest()[:16]
     folder = root / fingerprint
@@ -102,6 +112,24 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
     atomic_write_json(root / ROW_CACHE_FILE, {"records": cache})
     atomic_write_json(root / LATEST_FILE, {"input_fingerprint": input_fingerprint, "ref": ref})
     return ref
+
+
+def _drop_unknown_annotations(queries, labels: set[str], modality: Modality):
+    """Evaluation queries whose expected answer no row has could only be scored as misses and would
+    block the update without saying why: each is quarantined, named by its row."""
+    from mm_platform.inputs.validation import QuarantineRecord
+
+    kept, bad = [], []
+    for query in queries.rows:
+        if query["annotation"] in labels:
+            kept.append(query)
+        else:
+            bad.append(QuarantineRecord(query.get("source_file", "eval_queries.json"), query.get("source_row"), "annotation",
+                                        f"unknown annotation {query['annotation']!r}: no {modality.name} row has it, "
+                                        "so the query could only be scored as a miss"))
+    queries.rows[:] = kept
+    queries.quarantine.extend(bad)
+    return queries
 
 
 def _read_json(path: Path) -> dict | None:

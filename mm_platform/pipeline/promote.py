@@ -6,6 +6,7 @@ import logging
 from typing import Callable
 
 from mm_platform.evaluation.gates import GateConfig
+from mm_platform.faults import pause_point
 from mm_platform.inputs.tenancy import Layout
 from mm_platform.inputs.tenant_config import load_tenant_config
 from mm_platform.modalities.base import Modality
@@ -29,6 +30,12 @@ def promote(layout: Layout, tenant: str, modality: Modality, report: dict, gates
     if absent(report):
         return {"present": False, "reason": report.get("reason"), "swapped": False, "live_version": None}
     store = index_store(layout, tenant, modality.name)
+    # the re-check and the swap under the tenant's writer lease: what is live cannot change between
+    with store.writer(f"promotion of {modality.name}", run_id):
+        return _promote_locked(layout, tenant, modality, report, store, run_id)
+
+
+def _promote_locked(layout: Layout, tenant: str, modality: Modality, report: dict, store, run_id: str) -> dict:
     tenant_cfg = load_tenant_config(layout.tenant_data(tenant))
     live_version = store.live_version()
     failures = list(report["gate_failures"])
@@ -37,6 +44,7 @@ def promote(layout: Layout, tenant: str, modality: Modality, report: dict, gates
                         f"{report.get('compared_to_live') or 'nothing'}; evaluate it again")
     if failures:
         raise GateFailed(f"{tenant}/{modality.name} candidate {report['index_version']} not promoted: " + "; ".join(failures))
+    pause_point("before_swap")
     entry = store.promote(report["index_version"], run_id, report["summary"],
                           keep=tenant_cfg.keep_versions or DEFAULT_KEEP_VERSIONS, strategy=report.get("strategy"))
     return {"present": True, "live_version": report["index_version"], "previous_version": live_version,

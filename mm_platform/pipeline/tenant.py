@@ -24,7 +24,8 @@ Progress = Callable[[int, int], None]
 
 
 def index_store(layout: Layout, tenant: str, modality: str = FAQ) -> IndexStore:
-    return IndexStore(layout.artifact(tenant, "indexes", modality), tenant, modality)
+    return IndexStore(layout.artifact(tenant, "indexes", modality), tenant, modality,
+                      writer_dir=layout.tenant_storage(tenant))
 
 
 def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None,
@@ -32,11 +33,14 @@ def tenant_models(layout: Layout, tenant: str, defaults: dict | None = None,
     """The platform's model choices by role, overridden by the tenant's `tenant.yaml`. The second
     text encoder is kept only where it loads and its query cost fits the tenant's retrieval budget
     (`retrieval.max_query_cpu_ms`): its views would otherwise be computed for nothing."""
-    from mm_platform.encoders.models import DISABLED
+    from mm_platform.encoders.models import DISABLED, safe_model_path
 
     cfg = load_tenant_config(layout.tenant_data(tenant))
     choices = {role: dict(spec) for role, spec in (defaults or DEFAULT_MODELS).items()}
-    choices.update(cfg.models)
+    for role, spec in cfg.models.items():  # a tenant's own model folder gets the registry's checks
+        if spec.get("model_path"):
+            spec = {**spec, "model_path": safe_model_path(str(spec["model_path"]), spec["name"])}
+        choices[role] = spec
     choices = {role: spec for role, spec in choices.items() if spec.get("name") != DISABLED}
     models = ModelSet(choices=choices)
     if models.has("text2"):

@@ -94,10 +94,16 @@ def challenge(layout: Layout, registry: ModelRegistry, family: str, challenger: 
                 lo, hi = paired["f1_delta_ci"]
                 failures.append(f"{tenant}/{row['language']}: regressed against the champion: f1 {base['f1_macro']:.3f} -> "
                                 f"{row['f1_macro']:.3f} (paired 95% CI {lo:+.3f}..{hi:+.3f}, McNemar p={paired['mcnemar_p']:.3g})")
+        shadow = reports["challenger"]
         tenant_results[tenant] = {"champion": champion, "passed": not failures, "failures": failures,
-                                  "shadow_version": reports["challenger"]["index_version"],
-                                  "shadow_strategy": reports["challenger"].get("strategy"),
-                                  "champion_version": reports["champion"]["index_version"]}
+                                  "shadow_version": shadow["index_version"],
+                                  "shadow_strategy": shadow.get("strategy"),
+                                  "champion_version": reports["champion"]["index_version"],
+                                  # what the promotion re-checks under the tenant's lease
+                                  "shadow_report": {"present": True, "index_version": shadow["index_version"],
+                                                    "compared_to_live": shadow.get("compared_to_live"),
+                                                    "summary": shadow.get("summary", {}),
+                                                    "strategy": shadow.get("strategy")}}
     aggregate = _aggregate(cells)
     overall = []
     fidelity = _fidelity(layout, registry, challenger, tenants)
@@ -163,16 +169,29 @@ def promote(layout: Layout, registry: ModelRegistry, report: dict, run_id: str, 
                        reason=force_reason or "challenger passed its gates", forced=bool(force_reason))
     swapped, kept = [], []
     for tenant, result in report["tenants"].items():
-        if result["passed"]:
-            if _has_override(registry, family, tenant):
-                registry.clear_alias(family, "champion", tenant=tenant, run_id=run_id, reason="follows the global champion")
-            pipeline.index_store(layout, tenant, SHADOW_MODALITY.name).promote(
-                result["shadow_version"], run_id, {"promotion_of": challenger}, strategy=result.get("shadow_strategy"))
-            swapped.append(tenant)
-        else:
-            registry.set_alias(family, "champion", result["champion"], tenant=tenant, run_id=run_id,
-                               reason="shadow failed: " + "; ".join(result["failures"]), metrics={})
-            kept.append(tenant)
+        store = pipeline.index_store(layout, tenant, SHADOW_MODALITY.name)
+        with store.writer(f"model promotion to {challenger}", run_id):  # one writer per tenant
+            failures = list(result["failures"])
+            if result["passed"]:
+                # the same re-check as a data run's swap: the shadow was evaluated against what
+                # is live now (a data run may have swapped since the challenge)
+                recorded = result.get("shadow_report") or {
+                    "present": True, "index_version": result["shadow_version"], "summary": {},
+                    "strategy": result.get("shadow_strategy")}
+                shadow = {**recorded, "gate_failures": []}
+                try:
+                    pipeline.promote(layout, tenant, SHADOW_MODALITY, shadow, GateConfig(), run_id)
+                except pipeline.GateFailed as exc:
+                    failures.append(str(exc))
+            if not failures:
+                if _has_override(registry, family, tenant):
+                    registry.clear_alias(family, "champion", tenant=tenant, run_id=run_id,
+                                         reason="follows the global champion")
+                swapped.append(tenant)
+            else:
+                registry.set_alias(family, "champion", result["champion"], tenant=tenant, run_id=run_id,
+                                   reason="shadow failed: " + "; ".join(failures), metrics={})
+                kept.append(tenant)
     return {"family": family, "from": previous, "to": challenger, "swapped": swapped, "kept_old_pair": kept}
 
 

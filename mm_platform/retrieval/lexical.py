@@ -9,11 +9,14 @@ bigrams. Dense encoders miss exact product names and rare terms; this channel ca
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import threading
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -90,10 +93,50 @@ def tokenize(text: str, language: str) -> list[str]:
     return [w for w in _WORD.findall(text)] + [f"#{b}" for b in _bigrams(text)]
 
 
+class TokenCache:
+    """Tokens of texts already tokenized, by (language, text) hash, in one JSON file beside a
+    tenant's index versions: a new version whose rows barely changed (and the same evaluation
+    queries) tokenizes only what is new, instead of running jieba and Sudachi over every row again
+    (seconds for a few thousand rows, and the dictionaries' load). Only the evaluation saves it;
+    the serving process reads it and never writes."""
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path else None
+        self._tokens: dict[str, list[str]] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        if self.path and self.path.is_file():
+            try:
+                self._tokens = json.loads(self.path.read_text("utf-8"))
+            except (OSError, ValueError):
+                self._tokens = {}
+
+    def tokens(self, text: str, language: str) -> list[str]:
+        key = hashlib.sha1(f"{language}\x1f{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        self._used.add(key)
+        found = self._tokens.get(key)
+        if found is None:
+            found = self._tokens[key] = tokenize(text, language)
+            self._dirty = True
+        return found
+
+    def save(self) -> None:
+        """Keep what this index used (older versions' rows age out with them)."""
+        if not (self.path and self._dirty):
+            return
+        from mm_platform.atomic import atomic_write_json
+
+        try:
+            atomic_write_json(self.path, {k: v for k, v in self._tokens.items() if k in self._used})
+            self._dirty = False
+        except OSError:  # a read-only volume: tokens are recomputed next time
+            pass
+
+
 class LexicalIndex:
     """BM25 over the rows of each language; scores come back aligned with the index's row order."""
 
-    def __init__(self, texts: list[str], languages: list[str]):
+    def __init__(self, texts: list[str], languages: list[str], cache: TokenCache | None = None):
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
@@ -108,10 +151,12 @@ class LexicalIndex:
             self._ranges[language] = (lo, i + 1)
         for language, (lo, hi) in self._ranges.items():
             model = bm25s.BM25()
-            corpus = [tokenize(t, language) or ["\x00empty"] for t in texts[lo:hi]]
+            corpus = [(cache.tokens(t, language) if cache else tokenize(t, language)) or ["\x00empty"]
+                      for t in texts[lo:hi]]
             model.index(corpus, show_progress=False)
             self._models[language] = model
         self.size = len(texts)
+        self.cache = cache
 
     def scores(self, query: str, language: str) -> np.ndarray:
         """BM25 score of every row of `language` for the query (rows of other languages: 0)."""
@@ -119,7 +164,7 @@ class LexicalIndex:
         if language not in self._models:
             return out
         lo, hi = self._ranges[language]
-        tokens = tokenize(query, language)
+        tokens = self.cache.tokens(query, language) if self.cache else tokenize(query, language)
         if tokens:
             out[lo:hi] = self._models[language].get_scores(tokens)
         return out

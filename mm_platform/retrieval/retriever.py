@@ -17,7 +17,7 @@ import numpy as np
 from mm_platform.encoders.models import ModelSet
 from mm_platform.indexing.versions import Hit, IndexHandle
 from mm_platform.retrieval.language import detect_language
-from mm_platform.retrieval.lexical import LexicalIndex
+from mm_platform.retrieval.lexical import LexicalIndex, TokenCache
 from mm_platform.retrieval.links import link_map
 from mm_platform.retrieval.strategy import DEFAULT_STRATEGY, Strategy, fuse, language_blocks
 
@@ -78,11 +78,21 @@ class Retriever:
             self._matrices[view] = index.reconstruct_n(0, index.ntotal)
         return self._matrices[view]
 
+    #: where a tenant x modality's token cache lives: beside its versions (versions/<v>/../..)
+    TOKEN_CACHE = "lexical_tokens.json"
+
     def lexical_index(self) -> LexicalIndex:
         if self._lexical is None:
             rows = self.handle.rows
-            self._lexical = LexicalIndex([lexical_text(r) for r in rows], [r["language"] for r in rows])
+            cache = TokenCache(self.handle.folder.parent.parent / self.TOKEN_CACHE)
+            self._lexical = LexicalIndex([lexical_text(r) for r in rows], [r["language"] for r in rows], cache)
         return self._lexical
+
+    def save_token_cache(self) -> None:
+        """Persist the tokens of this version's rows and of the queries it answered (the evaluation
+        calls it; serving never does)."""
+        if self._lexical is not None and self._lexical.cache:
+            self._lexical.cache.save()
 
     def encode(self, texts: list[str], roles: tuple[str, ...]) -> dict[str, np.ndarray]:
         return {role: np.asarray(self.models.get(role).encode_queries(texts), dtype=np.float32) for role in roles}

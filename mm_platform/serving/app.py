@@ -37,27 +37,36 @@ positive form. Operators: ``contains``, ``not contains``, ``start with``, ``end 
 ``before``, ``after``. A condition ``language is X`` (or ``in [X]``) under ``and`` is pushed
 down into the index as a language id range.
 
-Errors: JSON ``{"error_code": int, "error_msg": str}``.
+Errors: JSON ``{"error_code": int, "error_msg": str}``, on every path (an unknown path or method
+too, never FastAPI's ``{"detail": ...}``). ``/retrieval``, ``/retrieval/`` and ``//retrieval``
+(what Dify calls for an endpoint saved with a trailing slash) are the same endpoint.
 
     ====  ====  ==================================================================
     code  HTTP  meaning
     ====  ====  ==================================================================
     1001  403   Authorization header missing or not ``Bearer <key>`` (Dify)
     1002  403   authorization failed: unknown key, or a key of another tenant (Dify)
-    2001  404   the knowledge does not exist: unknown modality or nothing live (Dify)
-    3001  400   malformed request: body not JSON, missing/invalid fields, top_k outside
-                1..100, score_threshold outside [0, 1], query too long, bad condition
-    3002  413   request body larger than the limit (64 KiB by default)
-    5001  500   internal error while searching, or the live version cannot be loaded
-    5002  504   the search did not finish within the per-request timeout
+    2001  404   the knowledge does not exist: unknown modality, nothing live, or its
+                live version cannot be loaded (the reason is in error_msg); an
+                unknown path
+    3001  400   malformed request: body not JSON, nested too deeply, invalid Unicode
+                (a lone surrogate), missing/invalid fields, top_k outside 1..100,
+                score_threshold outside [0, 1], a bad condition; a query the encoder
+                cannot take (it fails alone, the rest of its micro-batch is answered);
+                405 for a method other than POST
+    3002  413   request body larger than the limit (1 MiB by default)
+    5001  500   an internal error while searching (a bug, never caused by input)
+    5002  504   the search did not finish within the per-request timeout (transient)
     ====  ====  ==================================================================
 
-Dify's docs name 1001/1002/2001 and give HTTP 403 for access denied (AccessDeniedException)
-and 500 for internal errors (InternalServerException); they give no status for 2001, so it is
-404, and the codes 3001/3002/5001/5002 are this service's own (Dify treats any non-200 as an
-error and shows error_msg). Checks run in this order: Authorization (1001, 1002 for an unknown
-key), body size (3002), body (3001), knowledge_id (1002 when its tenant is not the key's -- so a
-key never learns whether another tenant exists --, 2001), search (2001, 5001, 5002).
+Dify retries 500-504 three times and then hides the reason, so only what is really transient or
+a bug is a 5xx; everything a user can act on is a 4xx whose error_msg Dify shows. A query has no
+length limit below the body's (Dify sets none): the encoders read its first ``max_query_chars``
+characters (2,000), and the truncation is logged. ``top_k`` null (Dify sends it when unset) means 5,
+``score_threshold`` null or absent means 0. Checks run in this order: Authorization (1001, 1002
+for an unknown key), body size (3002), body (3001), knowledge_id (1002 when its tenant is not the
+key's -- so a key never learns whether another tenant exists --, 2001), search (2001, 3001, 5001,
+5002).
 
 Other endpoints, unauthenticated and meant for the internal network (they name tenants and
 versions): ``GET /healthz`` (process up), ``GET /readyz`` (200 once every live index that exists
@@ -90,11 +99,13 @@ import os
 import time
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mm_platform.inputs.tenancy import Layout
-from mm_platform.serving.batching import HitCache, MicroBatcher
+from mm_platform.serving.batching import HitCache, MicroBatcher, QueryNotEncodable
 from mm_platform.serving.errors import ApiError, error_response
 from mm_platform.serving.keys import KeyRing
 from mm_platform.serving.limits import (
@@ -177,11 +188,17 @@ class RetrievalService:
                 tenant_label = tenant
                 body = await read_body(request, self.max_body_bytes)
                 parsed = parse_body(body, self.max_query_chars, self.max_top_k)
+                if self.max_query_chars and len(parsed["query"]) > self.max_query_chars:
+                    log.info("tenant %s: query of %d characters answered from its first %d", tenant,
+                             len(parsed["query"]), self.max_query_chars)
+                    parsed["query"] = parsed["query"][: self.max_query_chars]
                 _, modality = resolve_knowledge_id(parsed["knowledge_id"], tenant, self.modalities)
                 try:
                     records = await asyncio.wait_for(self._search(tenant, modality, parsed), self.request_timeout_s)
                 except asyncio.TimeoutError:
                     raise ApiError(5002, 504, f"the search did not finish within {self.request_timeout_s:g} s") from None
+                except QueryNotEncodable as exc:
+                    raise ApiError(3001, 400, f"the query cannot be encoded: {exc}") from None
             except ApiError:
                 raise
             except Exception as exc:  # noqa: BLE001 - always answer in Dify's error format
@@ -199,8 +216,11 @@ class RetrievalService:
     async def _search(self, tenant: str, modality: str, parsed: dict) -> list[dict]:
         served = await self.registry.get(tenant, modality)  # the pair, taken once
         if served is None:
-            if self.registry.failure(tenant, modality):
-                raise ApiError(5001, 500, f"the live index of {parsed['knowledge_id']!r} could not be loaded")
+            failure = self.registry.failure(tenant, modality)
+            if failure:
+                # not transient: a 5xx would only make Dify retry three times and then hide the reason
+                raise ApiError(2001, 404, f"The knowledge cannot be served: the live index of "
+                                          f"{parsed['knowledge_id']!r} could not be loaded ({failure})")
             raise ApiError(2001, 404, f"The knowledge does not exist: nothing is live for {parsed['knowledge_id']!r}")
         top_k, threshold, flt = parsed["top_k"], parsed["score_threshold"], parsed["filter"]
         language = flt.language if flt else None
@@ -272,9 +292,26 @@ def create_app(layout: Layout, keys: KeyRing, *, watch_interval: float = 0.5, ba
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
 
-    @app.post("/retrieval")
-    async def retrieval(request: Request) -> Response:
-        return await service.retrieve(request)
+    # Dify joins the saved endpoint and "/retrieval" as strings: an endpoint saved with a trailing
+    # slash calls "//retrieval"; both spellings (and a trailing slash) are the same endpoint
+    for path in ("/retrieval", "/retrieval/", "//retrieval", "//retrieval/"):
+        app.add_api_route(path, service.retrieve, methods=["POST"], include_in_schema=False)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def dify_shaped_http_errors(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown paths and methods answer Dify's error shape too, never FastAPI's {"detail": ...}."""
+        if exc.status_code == 404:
+            err = ApiError(2001, 404, f"no such endpoint: {request.method} {request.url.path} "
+                                      "(the External Knowledge API is POST /retrieval)")
+        elif exc.status_code == 405:
+            err = ApiError(3001, 405, f"{request.method} is not allowed on {request.url.path}; use POST")
+        else:
+            err = ApiError(3001 if exc.status_code < 500 else 5001, exc.status_code, str(exc.detail))
+        return error_response(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def dify_shaped_validation_errors(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(ApiError(3001, 400, f"malformed request: {exc.errors()[:1]}"))
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -142,6 +142,26 @@ def run_batch(items: list[_Item]) -> list[list]:
     return results
 
 
+class QueryNotEncodable(ValueError):
+    """The encoder could not take this query (it failed alone, outside any batch)."""
+
+
+def run_alone(items: list[_Item]) -> list[list | BaseException]:
+    """After a failed batch: each query on its own, so only the query that breaks the encoder
+    fails (with `QueryNotEncodable`), and the others of the batch, other tenants' included, are
+    answered."""
+    out: list[list | BaseException] = []
+    for item in items:
+        try:
+            out.append(run_batch([item])[0])
+        except Exception as exc:  # noqa: BLE001 - this query's own failure, reported to it alone
+            log.warning("query of %s could not be answered: %s", item.target.batch_key, exc)
+            failure = QueryNotEncodable(f"{type(exc).__name__}: {exc}")
+            failure.__cause__ = exc
+            out.append(failure)
+    return out
+
+
 class MicroBatcher:
     """Gathers concurrent searches that share a text model and runs them as one batch in a
     worker thread; at most `max_inflight` batches per model run at once, and whatever arrives
@@ -183,7 +203,9 @@ class MicroBatcher:
             group = self._groups[key] = _Group()
         group.items.append(_Item(target, query, k, language, future))
         if group.inflight < self.max_inflight:
-            if len(group.items) >= self.max_batch:
+            if len(group.items) >= self.max_batch or group.inflight == 0:
+                # adaptive: nothing is being encoded, so waiting would only delay this query; under
+                # load the queries that arrive while batches run gather into the next batch
                 self._flush(key)
             elif group.timer is None:
                 group.timer = loop.call_later(self.max_wait, self._flush, key)
@@ -215,13 +237,11 @@ class MicroBatcher:
 
     async def _run(self, key: Hashable, group: _Group, batch: list[_Item]) -> None:
         try:
-            results = await asyncio.to_thread(run_batch, batch)
-        except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
-            log.exception("batch of %d queries for %s failed", len(batch), key)
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-        else:
+            try:
+                results = await asyncio.to_thread(run_batch, batch)
+            except Exception:  # noqa: BLE001 - one bad query must not fail the others of its batch
+                log.warning("batch of %d queries for %s failed; answering them one by one", len(batch), key)
+                results = await asyncio.to_thread(run_alone, batch)
             self.batches += 1
             self.batched_queries += len(batch)
             if self.on_batch is not None:
@@ -230,8 +250,17 @@ class MicroBatcher:
                 except Exception:  # noqa: BLE001 - metrics must never fail a request
                     log.exception("batch callback failed")
             for item, hits in zip(batch, results):
-                if not item.future.done():
+                if item.future.done():
+                    continue
+                if isinstance(hits, BaseException):
+                    item.future.set_exception(hits)
+                else:
                     item.future.set_result(hits)
+        except Exception as exc:  # noqa: BLE001 - never leave a request waiting
+            log.exception("batch of %d queries for %s failed", len(batch), key)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
         finally:
             group.inflight -= 1
             if group.items:

@@ -26,6 +26,11 @@ def record_of(hit: Any, served: ServedIndex, knowledge_id: str) -> dict:
     score = served_score(hit, served)
     content = row.get("answer") if served.modality == "faq" else None
     title = row.get("question") if served.modality == "faq" else None
+    if served.modality == "speech":
+        # what an LLM should read is what was said (the transcript, else the script), not the
+        # label, which stays in metadata["annotation"]
+        content = row.get("transcript") or row.get("text") or ""
+        title = row.get("annotation") or row.get("title")
     return {"content": str(content if content is not None else row.get("content", "")),
             "score": score,
             "title": str(title if title is not None else row.get("title", "")),

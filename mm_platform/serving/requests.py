@@ -11,7 +11,7 @@ from fastapi import Request
 
 from mm_platform.serving.errors import ApiError, bad_request
 from mm_platform.serving.filters import MetadataFilter, _is_number, parse_metadata_condition
-from mm_platform.serving.limits import DEFAULT_MODALITY
+from mm_platform.serving.limits import DEFAULT_MODALITY, DEFAULT_TOP_K
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,17 @@ class RetrievalRequest:
     filter: MetadataFilter | None
 
 
-def parse_body(body: bytes, max_query_chars: int, max_top_k: int) -> dict:
+def parse_body(body: bytes, max_query_chars: int | None, max_top_k: int) -> dict:
+    """The request's fields, validated; anything malformed (any nesting depth, invalid Unicode,
+    wrong types) is a 3001, never an exception that would answer 500. A long query is accepted
+    (Dify sets no limit): the service encodes its first `max_query_chars` characters."""
+    try:
+        return _parse_body(body, max_top_k)
+    except RecursionError:
+        raise bad_request("request body is nested too deeply") from None
+
+
+def _parse_body(body: bytes, max_top_k: int) -> dict:
     try:
         data = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -40,17 +50,24 @@ def parse_body(body: bytes, max_query_chars: int, max_top_k: int) -> dict:
     query = data.get("query")
     if not isinstance(query, str) or not query.strip():
         raise bad_request("query is required (a non-empty string)")
-    if len(query) > max_query_chars:
-        raise bad_request(f"query is {len(query)} characters; at most {max_query_chars}")
+    for field, text in (("query", query), ("knowledge_id", knowledge_id)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate escape ("\ud800"): no encoder can read it
+            raise bad_request(f"{field} is not valid Unicode (a lone surrogate at character {exc.start})") from None
     setting = data.get("retrieval_setting")
     if not isinstance(setting, dict):
         raise bad_request("retrieval_setting is required (an object with top_k and score_threshold)")
     top_k = setting.get("top_k")
+    if top_k is None:  # Dify sends null when the knowledge base's top_k was never set
+        top_k = DEFAULT_TOP_K
     if isinstance(top_k, float) and top_k.is_integer():
         top_k = int(top_k)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= max_top_k:
         raise bad_request(f"retrieval_setting.top_k must be an integer from 1 to {max_top_k}")
     threshold = setting.get("score_threshold")
+    if threshold is None:  # absent or null: no threshold (Dify sends 0.0 when it is disabled)
+        threshold = 0.0
     if not _is_number(threshold) or not math.isfinite(threshold) or not 0.0 <= float(threshold) <= 1.0:
         raise bad_request("retrieval_setting.score_threshold must be a number from 0 to 1")
     return {"knowledge_id": knowledge_id.strip(), "query": query, "top_k": top_k,

@@ -66,7 +66,7 @@ def test_minilm_challenging_itself_does_not_pass(world):
 def test_multilingual_challenger_is_evaluated_side_by_side_and_promoted_with_shadow_swap(world):
     layout, registry, use, minilm = world
     # medical demands the impossible, so its shadow fails and it must keep MiniLM and its index
-    (layout.tenant_data("medical") / "tenant.yaml").write_text(ONE_ENCODER + "gates:\n  min_f1: 1.01\n")
+    (layout.tenant_data("medical") / "tenant.yaml").write_text(ONE_ENCODER + "gates:\n  min_n: 100000\n")
     medical_live = pipeline.index_store(layout, "medical").live()
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([model_registry, challenger_evaluation, promotion_gates, champion], instance=instance,

@@ -144,3 +144,19 @@ def test_cli_model_and_rollback_flows_show_in_the_dagster_ui(env, demo):
         assert event["state"].startswith("rolled back to") and event["tenant"] == "medical"
     finally:
         faq_path.write_text(original, "utf-8")
+
+
+def test_run_errors_name_their_cause_not_dagsters_wrapper(env, demo):
+    """A tenant's bad setting ends its run with the reason (file and value), not "Error occurred while
+    executing op"; the other tenants are not involved."""
+    folder = Path(env["MM_DATA_DIR"]) / "typo"
+    folder.mkdir()
+    (folder / "faq.json").write_text((Path(env["MM_DATA_DIR"]) / "medical" / "faq.json").read_text("utf-8"), "utf-8")
+    (folder / "tenant.yaml").write_text("modalities: [fqa]\n", "utf-8")
+    try:
+        out = mm(env, "run", "--tenant", "typo", expect=1).stdout
+        assert "tenant.yaml: modalities: unknown 'fqa'" in out and "Error occurred while executing" not in out
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)

@@ -317,10 +317,8 @@ BAD_BODIES = [
     json.dumps(retrieval_body("acme", "x", top_k=101)).encode(),
     json.dumps({"knowledge_id": "acme", "query": "x", "retrieval_setting": {"top_k": "5", "score_threshold": 0}}).encode(),
     json.dumps({"knowledge_id": "acme", "query": "x", "retrieval_setting": {"top_k": True, "score_threshold": 0}}).encode(),
-    json.dumps({"knowledge_id": "acme", "query": "x", "retrieval_setting": {"top_k": 2}}).encode(),
     json.dumps(retrieval_body("acme", "x", score_threshold=1.5)).encode(),
     json.dumps(retrieval_body("acme", "x", score_threshold=-0.1)).encode(),
-    json.dumps(retrieval_body("acme", "x" * 2001)).encode(),
     json.dumps(retrieval_body("acme", "x", metadata_condition=[])).encode(),
     json.dumps(retrieval_body("acme", "x", metadata_condition={"logical_operator": "xor", "conditions": []})).encode(),
     json.dumps(retrieval_body("acme", "x", metadata_condition=_cond(["language"], "resembles", "en"))).encode(),
@@ -338,7 +336,7 @@ def test_400_malformed_body(client, raw):
 
 
 def test_413_body_too_large(client):
-    big = json.dumps(retrieval_body("acme", "x" * (70 * 1024))).encode()
+    big = json.dumps(retrieval_body("acme", "x" * (1100 * 1024))).encode()
     r = client.post("/retrieval", content=big, headers={**ACME, "Content-Type": "application/json"})
     assert r.status_code == 413 and r.json()["error_code"] == 3002
 
@@ -352,9 +350,12 @@ def test_413_body_too_large(client):
 
 def test_504_timeout(built):
     """A search that exceeds the per-request timeout answers 504 in Dify's error format."""
-    app = create_app(built["layout"], KeyRing.from_plain(KEYS), batch_wait_ms=2000, request_timeout_s=0.2)
+    app = create_app(built["layout"], KeyRing.from_plain(KEYS), request_timeout_s=0.2)
     with TestClient(app) as c:
         post(c, retrieval_body("acme", "warm up the pair"))  # loads the index (timeout covers the search)
+        for served in list(app.state.service.registry._live.values()):  # an encoder that hangs
+            slow = served.encode
+            object.__setattr__(served, "encode", lambda texts, slow=slow: (time.sleep(1.0), slow(texts))[1])
         r = post(c, retrieval_body("acme", "a query nobody asked before"))
     assert r.status_code == 504 and r.json()["error_code"] == 5002
 

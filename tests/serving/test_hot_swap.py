@@ -205,7 +205,9 @@ def test_failed_load_keeps_the_old_pair(two_versions):
     assert v1  # the rollback target stays untouched
 
 
-def test_first_load_failure_answers_5001_and_not_ready(tmp_path):
+def test_first_load_failure_is_a_reason_dify_shows_and_not_ready(tmp_path):
+    """A version that cannot be loaded is not transient: a 4xx with the reason (a 5xx would be
+    retried three times by Dify and then hidden)."""
     layout = Layout(tmp_path / "data", tmp_path / "storage")
     store = index_store(layout, "acme")
     (store.version_dir("brokenversion0001")).mkdir(parents=True)
@@ -221,7 +223,8 @@ def test_first_load_failure_answers_5001_and_not_ready(tmp_path):
                 return r, await client.get("/readyz")
 
     r, ready = asyncio.run(scenario())
-    assert r.status_code == 500 and r.json()["error_code"] == 5001
+    assert r.status_code == 404 and r.json()["error_code"] == 2001
+    assert "could not be loaded" in r.json()["error_msg"] and "brokenversion0001" in r.json()["error_msg"]
     assert ready.status_code == 503 and "acme/faq" in ready.json()["load_failures"]
 
 
@@ -262,7 +265,10 @@ def test_one_batch_spanning_a_swap_searches_each_version_separately():
     results = asyncio.run(scenario())
     for i, hits in enumerate(results):
         assert {version for version, _ in hits} == {"v1" if i % 2 else "v2"} and len(hits) == 2
+    # adaptive batching: the first query ran at once (nothing was being encoded); the eleven that
+    # arrived while it ran formed one batch: one encoder call over their distinct texts
     encodes = [c for c in calls if c[0] == "encode"]
-    assert len(encodes) == 1 and sorted(encodes[0][1]) == ["q0", "q1", "q2"]  # one encoder call, distinct texts
+    assert len(encodes) == 2 and encodes[0][1] == ("q0",) and sorted(encodes[1][1]) == ["q0", "q1", "q2"]
     searches = [c for c in calls if c[0] == "search"]
-    assert sorted((s[1], s[3] or "") for s in searches) == [("v1", ""), ("v2", ""), ("v2", "en")]
+    assert searches[0][1:] == ("v2", 1, "en")  # the first, alone
+    assert sorted((s[1], s[3] or "") for s in searches[1:]) == [("v1", ""), ("v2", ""), ("v2", "en")]

@@ -73,3 +73,12 @@ def test_folds_are_deterministic_by_query_content():
     assert fold_of(q, 3) == fold_of(moved, 3)
     folds = [fold_of({"query": f"q{i}", "language": "en", "annotation": "x"}, 3) for i in range(300)]
     assert set(folds) == {0, 1, 2} and min(folds.count(f) for f in range(3)) > 70
+
+
+def test_wilson_interval_matches_scipy():
+    from scipy.stats import binomtest
+
+    for successes, n in ((0, 1), (1, 1), (3, 7), (40, 50), (299, 300), (0, 120), (57, 120)):
+        ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = wilson_interval(successes, n)
+        assert abs(lo - ci.low) < 1e-9 and abs(hi - ci.high) < 1e-9, (successes, n)
