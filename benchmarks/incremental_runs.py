@@ -116,7 +116,7 @@ def peer_python() -> str:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(PEER_DIR / "requirements-llamaindex.txt")],
-                       check=True)
+                       check=True, stderr=subprocess.DEVNULL)
     return str(python)
 
 
@@ -213,7 +213,11 @@ def dagster_dev_run(root: Path) -> dict:
         wall = time.perf_counter() - submitted
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # the daemon's workers can outlive a SIGTERM: not what is measured
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=30)
     dev = {**last_run(env), "submit_to_done_s": round(wall, 3), "status": status}
     return {"mm_run": cli, "dagster_dev": dev,
             "span_ratio_dev_over_cli": round(dev["span_s"] / cli["span_s"], 4),
@@ -230,6 +234,11 @@ def main() -> int:
     results: dict = {"machine": platform.platform(), "cpus": os.cpu_count(), "tenant": TENANT,
                      "input": "seed ecommerce FAQ (4,998 rows) + 300 eval queries", "targets": {
                          "one_percent_over_full": 0.10, "nothing_changed_over_full": 0.05, "dagster_dev_over_mm_run": 2.0}}
+    from mm_platform.atomic import atomic_write_json
+
+    def save() -> None:  # after every section: a failure later keeps what was measured
+        atomic_write_json(args.out, results)
+
     with tempfile.TemporaryDirectory(prefix="mm-incremental-") as tmp:
         tmp = Path(tmp)
         configs = [("use_alone", True)] + ([] if args.skip_ensemble else [("ensemble_default", False)])
@@ -237,19 +246,19 @@ def main() -> int:
             print(f"== platform, {name}", flush=True)
             results[name] = platform_runs(tmp / name, use_only)
             print(json.dumps(results[name]["ratios"]), "steps:", results[name]["full"]["steps"], flush=True)
+            save()
         if not args.skip_peer:
             print("== LlamaIndex IngestionPipeline (UPSERTS) + Faiss, USE", flush=True)
             peer = peer_runs(tmp / "peer")
             peer["one_percent_over_full"] = round(peer["one_percent_s"] / peer["full_s"], 4)
             results["llamaindex"] = peer
             print(json.dumps(peer), flush=True)
+            save()
         if not args.skip_dagster_dev:
             print("== dagster dev vs mm run (USE alone, fresh input)", flush=True)
             results["dagster_dev"] = dagster_dev_run(tmp / "dev")
             print(json.dumps({k: v for k, v in results["dagster_dev"].items() if "ratio" in k}), flush=True)
-    from mm_platform.atomic import atomic_write_json
-
-    atomic_write_json(args.out, results)
+    save()
     print(f"written {args.out}")
     return 0
 

@@ -35,9 +35,11 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
     from mm_assets.definitions import MODALITIES, defs
     from mm_assets.partitions import tenant_partitions
     from mm_assets.selection import tenant_asset_keys
+    from mm_platform import slot_waits
     from mm_platform.locks import TenantBusy, tenant_writer
     from mm_platform.recovery import process_tags, sweep_dead_runs
 
+    slot_waits.install(log=lambda m: print(m, flush=True))  # a sleep that says whom it waits for
     instance = dg.DagsterInstance.get()
     # runs of this host whose process was killed: marked failed, their pool slots freed, so this
     # run does not wait for slots nobody will ever give back
@@ -67,6 +69,10 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
             print(f"   error: {exc}", flush=True)
             results.append((tenant, _NotRun(str(exc))))
             continue
+        signum = _signals.received() if _signals else None
+        if signum:  # Dagster stopped the run at the signal: marked failed, its slots freed
+            raise SystemExit(_stopped(signum, f"the run of {tenant} ({result.run_id[:8]}) stopped and is marked "
+                                              "failed in the instance, its pool slots freed, its staging removed"))
         results.append((tenant, result))
         failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
         for evaluation in failed_checks:
@@ -74,9 +80,13 @@ def _execute(job_name: str, tenants: list[str], args: argparse.Namespace) -> lis
             print(f"   {kind}: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}: "
                   f"{_check_detail(evaluation)}", flush=True)
         if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    print(f"   step failed: {event.step_key}: {_root_cause(event.step_failure_data.error)}")
+            step_failures = [e for e in result.all_events if e.is_step_failure]
+            for event in step_failures:
+                print(f"   step failed: {event.step_key}: {_root_cause(event.step_failure_data.error)}")
+            for event in [] if step_failures else result.all_events:
+                if event.event_type_value == "PIPELINE_FAILURE":  # the run itself, e.g. a slot wait gave up
+                    data = event.job_failure_data
+                    print(f"   run failed: {_root_cause(data.error) if data and data.error else event.message}")
     return results
 
 
@@ -502,7 +512,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGNAL_EXIT = {2: 130, 15: 143}  # SIGINT, SIGTERM: 128 + the signal's number
+
+
+class _Signals:
+    """Which stop signal arrived, whatever handler Dagster had installed at the time: the signal's
+    number is written to a wake-up pipe by the interpreter itself (`signal.set_wakeup_fd`)."""
+
+    def __init__(self):
+        import signal
+
+        self.read_fd, write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(write_fd, False)
+        try:
+            signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread (tests calling main()): nothing to watch
+            self.read_fd = None
+            return
+        # outside a run (waiting for the lease, sweeping) SIGTERM stops the CLI as Ctrl-C does;
+        # inside one Dagster maps it to its interrupt handling (the run is marked failed)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+    def received(self) -> int | None:
+        if self.read_fd is None:
+            return None
+        try:
+            data = os.read(self.read_fd, 64)
+        except BlockingIOError:
+            return None
+        self._last = next((b for b in reversed(data) if b in SIGNAL_EXIT), getattr(self, "_last", None))
+        return self._last
+
+
+_signals: _Signals | None = None
+
+
+def _stopped(signum: int, what: str) -> int:
+    name = {2: "SIGINT", 15: "SIGTERM"}[signum]
+    print(f"stopped by {name}: {what}; nothing live changed", file=sys.stderr, flush=True)
+    return SIGNAL_EXIT[signum]
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _signals
     settings.configure_offline()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # the service parses its own options (`mm serve -h`)
@@ -510,8 +563,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mm_platform.inputs.validation import InputFileError
 
+    if args.func in (cmd_run, cmd_check):
+        _signals = _Signals()
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        signum = (_signals.received() if _signals else None) or 2
+        return _stopped(signum, "the command was interrupted before its run started or between runs")
     except (TenantError, InputFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"serving {layout.storage_dir} for tenants {', '.join(ring.tenants)} on http://{args.host}:{args.port}",
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=not args.no_access_log, timeout_graceful_shutdown=5)
+                access_log=not args.no_access_log, timeout_graceful_shutdown=20)
     return 0
 
 

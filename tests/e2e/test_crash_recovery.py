@@ -14,23 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TINY_EVAL, TINY_FAQ, write_json
+from tests.conftest import ROOT, TINY_FAQ, write_json
+from tests.e2e.conftest import TENANT
 
 pytestmark = pytest.mark.slow
 MM = str(Path(sys.executable).parent / "mm")
-TENANT = "acme"
-#: hand-written tenant: the sample-size bounds lifted, one encoder (the mechanics are under test)
-TENANT_YAML = "models:\n  text2: none\ngates: {min_n: 1, min_f1: 0.0, min_recall_at_1: 0.0}\n"
-
-
-@pytest.fixture
-def env(tmp_path):
-    data = tmp_path / "data"
-    write_json(data / TENANT / "faq.json", TINY_FAQ)
-    write_json(data / TENANT / "eval_queries.json", TINY_EVAL)
-    (data / TENANT / "tenant.yaml").write_text(TENANT_YAML, "utf-8")
-    return {**os.environ, "MM_DATA_DIR": str(data), "MM_STORAGE_DIR": str(tmp_path / "storage"),
-            "DAGSTER_HOME": str(tmp_path / "dagster_home"), "HF_HUB_OFFLINE": "1", "MM_LOCK_TIMEOUT": "120"}
 
 
 def mm_run(env, expect=(0,), timeout=300, **extra) -> subprocess.CompletedProcess:
@@ -83,7 +71,8 @@ def staging_left(env) -> list[str]:
     return [str(p) for p in Path(env["MM_STORAGE_DIR"]).rglob(".staging-*")]
 
 
-def test_sigkill_at_three_moments_then_the_next_run_recovers(env, tmp_path):
+def test_sigkill_at_three_moments_then_the_next_run_recovers(tiny_env, tmp_path):
+    env = tiny_env
     mm_run(env)
     first = live(env)
     assert first
