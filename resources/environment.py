@@ -37,7 +37,9 @@ def build_resources() -> dict:
     return {
         "platform": PlatformResource(data_dir=_env_or("MM_DATA_DIR", str(settings.data_dir())), storage_dir=storage),
         "models": ModelsResource(text_encoder=_env_or("MM_TEXT_ENCODER", settings.DEFAULT_TEXT_ENCODER),
-                                 text_model_path=_env_or("MM_TEXT_MODEL_PATH", "")),
+                                 text_model_path=_env_or("MM_TEXT_MODEL_PATH", ""),
+                                 # the ensemble's second encoder ("none": the main encoder alone)
+                                 text2_encoder=_env_or("MM_TEXT2_ENCODER", "multilingual-e5-small")),
         "quality": QualityResource(),
         "registry": RegistryResource(storage_dir=storage),
         "pushgateway": PushgatewayResource(url=_env_or("MM_PUSHGATEWAY_URL", "")),

@@ -160,3 +160,16 @@ def test_run_errors_name_their_cause_not_dagsters_wrapper(env, demo):
         import shutil
 
         shutil.rmtree(folder)
+
+
+def test_query_on_a_damaged_live_index_says_what_to_do(env, demo):
+    live = json.loads((Path(env["MM_STORAGE_DIR"]) / "medical" / "indexes" / "faq" / "LIVE.json").read_text())
+    index = Path(env["MM_STORAGE_DIR"]) / "medical" / "indexes" / "faq" / "versions" / live["version"] / "index.faiss"
+    original = index.read_bytes()
+    index.write_bytes(original[: len(original) // 3])  # truncated, as a full disk or a bad copy leaves it
+    try:
+        out = mm(env, "query", "--tenant", "medical", "--text", "Do you take my insurance?", expect=3)
+        assert "Traceback" not in out.stderr and "live index cannot answer" in out.stderr
+        assert "mm index rollback --tenant medical" in out.stderr
+    finally:
+        index.write_bytes(original)

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import TENANT
-from tests.e2e.test_crash_recovery import change_a_row, live, mm_run, staging_left
+from tests.e2e.test_crash_recovery import live, mm_run, staging_left
 
 pytestmark = pytest.mark.slow
 MM = str(Path(sys.executable).parent / "mm")
@@ -42,10 +42,8 @@ def _cpu_seconds(pid: int) -> float:
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_step_stops_the_run_cleanly(tiny_env, tmp_path, signum, code):
-    env = tiny_env
-    mm_run(env)
+    env = tiny_env  # nothing live yet: a stopped first run must leave it so
     first = live(env)
-    change_a_row(env, 1)
     marker = tmp_path / "paused"
     proc = subprocess.Popen([MM, "run", "--tenant", TENANT], env={**env, "MM_PAUSE_AT": "index_build",
                                                                   "MM_PAUSE_MARKER": str(marker)},
@@ -65,7 +63,7 @@ def test_a_signal_mid_step_stops_the_run_cleanly(tiny_env, tmp_path, signum, cod
     facts = _instance_facts(env)
     assert facts["statuses"][0] == "FAILURE" and not facts["claimed"] and not facts["pending"], facts
     assert not staging_left(env)
-    (tmp_path / "stop_times.json").write_text(json.dumps({"signal": signum, "seconds": stopped_in}))
+    print(f"{signal.Signals(signum).name}: stopped in {stopped_in:.2f} s")  # docs/reliability.md quotes these
 
 
 def test_a_run_blocked_on_a_held_slot_sleeps_names_the_holder_and_stops(tiny_env):
@@ -89,14 +87,15 @@ def test_a_run_blocked_on_a_held_slot_sleeps_names_the_holder_and_stops(tiny_env
 
     proc = subprocess.Popen([MM, "run", "--tenant", TENANT], env={**env, "MM_SLOT_TIMEOUT": "25"}, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # start-up (imports, the sweep) and the first claim attempt
+    time.sleep(6)  # start-up (imports, the sweep) and the first claim attempt
     assert proc.poll() is None, proc.communicate()
     cpu, wall = _cpu_seconds(proc.pid), time.monotonic()
-    time.sleep(6)
+    time.sleep(5)
     share = (_cpu_seconds(proc.pid) - cpu) / (time.monotonic() - wall)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert share < 0.05, f"{share:.1%} of a core while waiting"
+    print(f"blocked on a slot: {share:.2%} of a core while waiting")  # docs/reliability.md quotes this
     assert "waiting for a `cpu_index` slot held by run holderru" in out, out
     assert proc.returncode == 143, (proc.returncode, out, err)
     facts = _instance_facts(env)
@@ -139,6 +138,9 @@ def test_mm_serve_drains_in_flight_requests_on_sigterm(tmp_path):
                 pass
             assert server.poll() is None and time.monotonic() < deadline, "mm serve did not get ready"
             time.sleep(0.3)
+        warm = httpx.post(f"{base}/retrieval", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                          json=retrieval_body("acme", "warm up the lexical channel"))
+        assert warm.status_code == 200, warm.text
         outcomes: list[str] = []
         stop = threading.Event()
 
@@ -170,6 +172,9 @@ def test_mm_serve_drains_in_flight_requests_on_sigterm(tmp_path):
         if server.poll() is None:
             server.kill()
             server.wait()
-    assert answered_before > 20
+    print(f"mm serve drain: {answered_before} answered before SIGTERM, {outcomes.count('ok')} in all, "
+          f"{outcomes.count('refused')} refused after it")
+    # requests were in flight when SIGTERM came, and every one of them was answered
+    assert answered_before > 0 and outcomes.count("ok") > answered_before and outcomes.count("refused") > 0
     assert server.returncode == 0
     assert not [o for o in outcomes if o not in ("ok", "refused")], sorted(set(outcomes))
