@@ -176,5 +176,6 @@ def test_mm_serve_drains_in_flight_requests_on_sigterm(tmp_path):
           f"{outcomes.count('refused')} refused after it")
     # requests were in flight when SIGTERM came, and every one of them was answered
     assert answered_before > 0 and outcomes.count("ok") > answered_before and outcomes.count("refused") > 0
-    assert server.returncode == 0
+    # uvicorn re-raises the signal after its graceful shutdown, so the exit status says SIGTERM
+    assert server.returncode in (0, -signal.SIGTERM), server.returncode
     assert not [o for o in outcomes if o not in ("ok", "refused")], sorted(set(outcomes))
