@@ -49,8 +49,7 @@ def test_data_sensor_discovers_tenants_and_runs_once_per_change(layout, monkeypa
 
     def tick(cursor):
         context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                          resources={"platform": PlatformResource(data_dir=str(layout.data_dir),
-                                                                                  storage_dir=str(layout.storage_dir))})
+                                          resources={"platform": _platform(layout)})
         return defs.resolve_sensor_def("tenant_data_sensor")(context)
 
     first = tick(None)
@@ -71,15 +70,25 @@ def test_data_sensor_discovers_tenants_and_runs_once_per_change(layout, monkeypa
     assert len(medical_keys) == 2  # one run key per distinct fingerprint
 
 
-def test_nightly_schedule_requests_every_tenant(layout):
+def _platform(layout) -> PlatformResource:
+    return PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir))
+
+
+def _two_known_tenants(layout) -> dg.DagsterInstance:
+    """Two FAQ tenant folders, both already partitions of a fresh instance."""
     for name in ("ecommerce", "medical"):
         (layout.data_dir / name).mkdir(parents=True)
         (layout.data_dir / name / "faq.json").write_text("[]")
     instance = dg.DagsterInstance.local_temp()
     instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
+    return instance
+
+
+def test_nightly_schedule_requests_every_tenant(layout):
+    instance = _two_known_tenants(layout)
     context = dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc),
-        resources={"platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir))})
+        resources={"platform": _platform(layout)})
     requests = list(defs.resolve_schedule_def("nightly_reindex_schedule")(context))
     assert [r.partition_key for r in requests] == ["ecommerce", "medical"]
     assert all(r.run_key.startswith("nightly-") and r.tags["mm/trigger"] == "nightly" for r in requests)
@@ -92,16 +101,12 @@ def test_first_sensor_tick_skips_tenants_already_built_from_the_same_input(layou
     from mm_platform.inputs.tenancy import tenant_fingerprint
     from mm_platform.pipeline.inputs import VALIDATION_SCHEMA
 
-    for name in ("ecommerce", "medical"):
-        (layout.data_dir / name).mkdir(parents=True)
-        (layout.data_dir / name / "faq.json").write_text("[]")
-    instance = dg.DagsterInstance.local_temp()
-    instance.add_dynamic_partitions(tenant_partitions.name, ["ecommerce", "medical"])
+    instance = _two_known_tenants(layout)
     built = f"v{VALIDATION_SCHEMA}-{tenant_fingerprint(layout.tenant_data('ecommerce'))}"
     instance.report_runless_asset_event(dg.AssetMaterialization(
         dg.AssetKey(["faq", "validated_dataset"]), partition="ecommerce", metadata={"input_fingerprint": built}))
-    context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs, resources={
-        "platform": PlatformResource(data_dir=str(layout.data_dir), storage_dir=str(layout.storage_dir))})
+    context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs,
+                                      resources={"platform": _platform(layout)})
     result = defs.resolve_sensor_def("tenant_data_sensor")(context)
     assert [r.partition_key for r in result.run_requests] == ["medical"]  # never built: it runs
     assert result.run_requests[0].tags["mm/tenant"] == "medical"

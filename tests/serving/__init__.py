@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
 
 from mm_platform.encoders.models import ModelSet
@@ -125,3 +127,16 @@ def retrieval_body(knowledge_id: str, query: str, top_k: int = 5, score_threshol
 
 def tenant_dir(layout: Layout, tenant: str) -> Path:
     return layout.tenant_data(tenant)
+
+
+@contextlib.contextmanager
+def ready_client(app):
+    """A TestClient over `app` once /readyz says every live index is loaded (at most 10 s)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        for _ in range(200):
+            if client.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.05)
+        yield client

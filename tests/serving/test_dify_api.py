@@ -29,7 +29,7 @@ from mm_platform.serving.keys import (
     load_keys,
     load_keys_file,
 )
-from tests.serving import build_and_promote, build_speech_like_index, retrieval_body, write_tenant
+from tests.serving import build_and_promote, build_speech_like_index, ready_client, retrieval_body, write_tenant
 
 KEYS = {"acme": "key-acme-0123456789", "globex": "key-globex-0123456789", "initech": "key-initech-0123456789"}
 ACME = {"Authorization": f"Bearer {KEYS['acme']}"}
@@ -51,12 +51,7 @@ def built(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def client(built):
     # initech has a key but nothing live
-    app = create_app(built["layout"], KeyRing.from_plain(KEYS), watch_interval=0.1)
-    with TestClient(app) as c:
-        for _ in range(200):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.05)
+    with ready_client(create_app(built["layout"], KeyRing.from_plain(KEYS), watch_interval=0.1)) as c:
         yield c
 
 

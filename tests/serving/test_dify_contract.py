@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
-from fastapi.testclient import TestClient
 
 from mm_platform.inputs.tenancy import Layout
 from mm_platform.serving import KeyRing, create_app
-from tests.serving import build_and_promote, write_tenant
+from tests.serving import build_and_promote, ready_client, write_tenant
 
 KEYS = {"acme": "key-acme-0123456789", "globex": "key-globex-0123456789"}
 RETRIED = {500, 501, 502, 503, 504}
@@ -43,12 +41,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(built):
-    app = create_app(built, KeyRing.from_plain(KEYS), watch_interval=0.1)
-    with TestClient(app) as c:
-        for _ in range(200):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.05)
+    with ready_client(create_app(built, KeyRing.from_plain(KEYS), watch_interval=0.1)) as c:
         yield c
 
 
