@@ -18,7 +18,7 @@ from mm_platform.inputs.tenant_config import load_tenant_config
 from mm_platform.inputs.validation import InputFileError, quarantine_rate
 from mm_platform.modalities.base import Modality
 from mm_platform.modalities.registry import query_fields
-from mm_platform.pipeline.tenant import DEFAULT_KEEP_VERSIONS
+from mm_platform.pipeline.tenant import DEFAULT_KEEP_VERSIONS, index_store
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -54,8 +54,6 @@ def validate(layout: Layout, tenant: str, modality: Modality) -> dict:
         return {**base, "present": False, "reason": f"{modality.name} is not enabled in tenant.yaml"}
     if not modality.present(tenant_dir):
         absent_ref = {**base, "present": False, "reason": f"no {' or '.join(modality.input_files)} in the tenant folder"}
-        from mm_platform.pipeline.tenant import index_store
-
         live = index_store(layout, tenant, modality.name).live_version()
         if live:  # the input was there before: say what that means instead of going quiet
             absent_ref["warning"] = (f"{' / '.join(modality.input_files)} is gone from {tenant_dir}, but {modality.name} "
